@@ -1,0 +1,1 @@
+"""Compiles trained checkpoints to inference engines (ONNX, TensorRT)."""

@@ -1,0 +1,1 @@
+"""Real-time side: camera or file in, puppeteered target out."""

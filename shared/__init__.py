@@ -1,0 +1,1 @@
+"""dancenow's pure core: pose schema, rendering, normalization, video I/O (no training code)."""

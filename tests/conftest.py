@@ -1,0 +1,51 @@
+"""Shared fixtures: real footage of a person (fetched once into a cache) and the synthetic dancer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+POSE2SIM = "pose2sim==0.10.49"
+CLIP_IN_WHEEL = "Pose2Sim/Demo_SinglePerson/videos/{name}.mp4"
+
+
+def test_cache_dir() -> Path:
+    root = Path(os.environ.get("DANCENOW_TEST_CACHE", Path.home() / ".cache" / "dancenow-tests"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+test_cache_dir.__test__ = False  # a helper, not a test
+
+
+def fetch_pose2sim_clip(name: str = "cam01") -> Path:
+    """A real person filmed full-body (60 fps, 100 frames), from the Pose2Sim wheel on PyPI.
+
+    Third-party media is never committed: the wheel is downloaded once into the test cache.
+    """
+    cache = test_cache_dir()
+    clip = cache / f"pose2sim-{name}.mp4"
+    if clip.exists():
+        return clip
+    wheels = sorted(cache.glob("pose2sim-0.10.49-*.whl"))
+    if not wheels:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", POSE2SIM, "-d", str(cache)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = sorted(cache.glob("pose2sim-0.10.49-*.whl"))
+        if done.returncode != 0 or not wheels:
+            pytest.fail(f"could not download {POSE2SIM} for real test footage: {done.stderr.strip()[-500:]}")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        partial = clip.with_suffix(".partial")
+        partial.write_bytes(wheel.read(CLIP_IN_WHEEL.format(name=name)))
+        partial.replace(clip)
+    return clip
+
+
+@pytest.fixture(scope="session")
+def real_clip() -> Path:
+    return fetch_pose2sim_clip("cam01")

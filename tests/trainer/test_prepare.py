@@ -1,0 +1,100 @@
+"""`dance-train prepare` on real footage and on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from shared.skeleton import BODY_SCHEMA
+from shared.video import write_video
+from trainer.cli import main
+from trainer.dataset import Dataset
+
+
+@pytest.fixture(scope="module")
+def real_dataset(real_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prepared") / "cam01"
+    result = CliRunner().invoke(main, ["prepare", str(real_clip), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_real_video_gives_a_complete_dataset(real_dataset: Path) -> None:
+    dataset = Dataset.open(real_dataset)
+    assert len(dataset) == 100
+    assert dataset.manifest.schema_tag == BODY_SCHEMA.tag
+    assert dataset.frames.shape == dataset.labels.shape == (100, 256, 256, 3)
+    assert dataset.poses.present.sum() >= 90
+    assert dataset.face_boxes.shape == (100, 3)
+    assert (dataset.face_boxes[dataset.poses.present, 2] == 64).all()
+    assert (real_dataset / "contact_sheet.png").stat().st_size > 10_000
+    # The labels really draw the person where the frames show them: label pixels sit inside the
+    # pose's bounding box, and every frame with a person has a non-empty label.
+    for t in (0, 50, 99):
+        drawn = np.argwhere(dataset.labels[t].any(axis=-1))
+        assert len(drawn) > 200
+        points = dataset.poses.keypoints[t][dataset.poses.valid[t]]
+        assert drawn[:, 1].min() >= points[:, 0].min() - 10 and drawn[:, 1].max() <= points[:, 0].max() + 10
+    # The crop keeps the whole person inside the image.
+    seen = dataset.poses.keypoints[dataset.poses.valid]
+    assert (seen >= 0).all() and (seen < 256).all()
+    stats = json.loads((real_dataset / "norm_stats.json").read_text())
+    assert stats["ankle_max"] > stats["height_close"] * 0.5
+
+
+def test_rerun_does_nothing_and_other_settings_are_refused(real_clip: Path, real_dataset: Path) -> None:
+    before = (real_dataset / "dataset.json").stat().st_mtime_ns
+    again = CliRunner().invoke(main, ["prepare", str(real_clip), "-o", str(real_dataset)])
+    assert again.exit_code == 0 and "nothing to do" in again.output
+    assert (real_dataset / "dataset.json").stat().st_mtime_ns == before
+    other = CliRunner().invoke(main, ["prepare", str(real_clip), "-o", str(real_dataset), "--size", "128x128"])
+    assert other.exit_code != 0 and "--force" in other.output
+
+
+def _grey_video(path: Path, frames: int = 20) -> Path:
+    write_video(path, [np.full((96, 128, 3), 120 + i, np.uint8) for i in range(frames)], fps=10)
+    return path
+
+
+def _empty_video(path: Path) -> Path:
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height = 32, 32
+        container.start_encoding()  # writes the header: a real mp4 with a stream and no frames
+    return path
+
+
+@pytest.mark.parametrize(
+    "make_input, message",
+    [
+        (lambda d: d / "missing.mp4", "no such file"),
+        (lambda d: (d / "notes.mp4").write_text("not a video") and d / "notes.mp4", "not a readable video"),
+        (lambda d: _empty_video(d / "empty.mp4"), "no video frames"),
+        (lambda d: _grey_video(d / "nobody.mp4"), "person was found in only 0 of 20 frames"),
+    ],
+    ids=["missing", "not-a-video", "zero-frames", "no-person"],
+)
+def test_bad_input_gives_one_line_error_and_leaves_nothing(tmp_path: Path, make_input, message: str) -> None:
+    video = make_input(tmp_path)
+    out = tmp_path / "dataset"
+    result = CliRunner().invoke(main, ["prepare", str(video), "-o", str(out)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert not list(tmp_path.glob(".dataset*")), "no partial dataset left behind"
+
+
+def test_console_script_prints_no_traceback(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("dance-train")
+    done = subprocess.run([str(script), "prepare", str(tmp_path / "nope.mp4")], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"Error: {tmp_path / 'nope.mp4'}: no such file"]

@@ -1,0 +1,1 @@
+"""Offline side: turns a target video into a dataset and (later) a trained model."""

@@ -1,0 +1,96 @@
+"""The on-disk training dataset that `dance-train prepare` writes and `dance-train fit` reads.
+
+A dataset is a folder:
+  dataset.json       this manifest (written last: a folder without it is not a dataset)
+  frames.npy         (T, H, W, 3) uint8 RGB target frames, cropped and resized
+  labels.npy         (T, H, W, 3) uint8 RGB stick-figure labels rendered from the smoothed poses
+  poses.npz          smoothed poses in dataset pixels (PoseSequence); poses_raw.npz: as detected
+  face_boxes.npy     (T, 3) int x0, y0, size per frame; -1 where there is no face
+  norm_stats.json    the target's global pose normalization statistics
+  contact_sheet.png  frames | labels | overlay for a few frames, for a person to look at
+Arrays are plain .npy files, memory-mapped when read, so a dataset larger than RAM still trains.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from shared.errors import DanceError
+from shared.normalize import NormalizationStats
+from shared.pose import PoseSequence
+
+DATASET_FORMAT_VERSION = 1
+MANIFEST_NAME = "dataset.json"
+
+
+@dataclass(frozen=True)
+class DatasetManifest:
+    format_version: int
+    schema_tag: str
+    image_size: tuple[int, int]  # (width, height) of frames and labels
+    fps: float
+    num_frames: int
+    frames_with_person: int
+    source_video: str  # file name of the video it came from
+    source_sha256: str
+    source_size: tuple[int, int]  # (width, height) of the original video
+    crop_window: dict[str, int]  # in source pixels, see shared.framing.CropWindow
+    settings: dict[str, object] = field(default_factory=dict)  # the PrepareConfig it was made with
+
+    def save(self, folder: Path) -> None:
+        (folder / MANIFEST_NAME).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> DatasetManifest:
+        path = folder / MANIFEST_NAME
+        if not path.is_file():
+            raise DanceError(f"{folder}: not a dataset (no {MANIFEST_NAME}); make one with `dance-train prepare VIDEO`")
+        try:
+            data = json.loads(path.read_text())
+            data["image_size"] = tuple(data["image_size"])
+            data["source_size"] = tuple(data["source_size"])
+            manifest = cls(**data)
+        except (ValueError, TypeError, KeyError) as err:
+            raise DanceError(f"{path}: unreadable dataset manifest ({err})") from None
+        if manifest.format_version != DATASET_FORMAT_VERSION:
+            raise DanceError(
+                f"{folder}: dataset format {manifest.format_version}, this version reads {DATASET_FORMAT_VERSION}; "
+                "prepare it again"
+            )
+        return manifest
+
+
+@dataclass
+class Dataset:
+    """A prepared dataset, arrays memory-mapped."""
+
+    folder: Path
+    manifest: DatasetManifest
+    frames: np.ndarray
+    labels: np.ndarray
+    poses: PoseSequence
+    face_boxes: np.ndarray
+    norm_stats: NormalizationStats
+
+    @classmethod
+    def open(cls, folder: str | Path) -> Dataset:
+        folder = Path(folder)
+        manifest = DatasetManifest.load(folder)
+        try:
+            frames = np.load(folder / "frames.npy", mmap_mode="r")
+            labels = np.load(folder / "labels.npy", mmap_mode="r")
+            face_boxes = np.load(folder / "face_boxes.npy")
+        except (OSError, ValueError) as err:
+            raise DanceError(f"{folder}: damaged dataset ({err}); prepare it again") from None
+        expected = (manifest.num_frames, manifest.image_size[1], manifest.image_size[0], 3)
+        if frames.shape != expected or labels.shape != expected:
+            raise DanceError(f"{folder}: frames/labels do not match the manifest; prepare it again")
+        poses = PoseSequence.load(folder / "poses.npz")
+        return cls(folder, manifest, frames, labels, poses, face_boxes, NormalizationStats.load(folder / "norm_stats.json"))
+
+    def __len__(self) -> int:
+        return self.manifest.num_frames

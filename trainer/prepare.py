@@ -1,0 +1,144 @@
+"""`dance-train prepare`: a target video in, a training dataset (see trainer/dataset.py) out.
+
+video -> MediaPipe poses -> 7-frame median smoothing -> one crop window around the person ->
+cropped frames + rendered labels + face boxes + normalization stats + a contact sheet.
+
+The dataset is built in a hidden sibling folder and renamed into place at the end, so an interrupted
+run never leaves a folder that looks complete, and a failed one leaves nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from shared.errors import DanceError
+from shared.extract import EstimatorConfig, extract_poses
+from shared.facebox import face_boxes
+from shared.framing import person_window
+from shared.normalize import compute_stats
+from shared.render import contact_sheet, overlay, render_label
+from shared.smoothing import median_smooth
+from shared.video import probe_video, read_frames
+from trainer.dataset import DATASET_FORMAT_VERSION, MANIFEST_NAME, DatasetManifest
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    size: tuple[int, int] = (256, 256)  # (width, height) of the model's images
+    holistic: bool = False  # 21-point hands from MediaPipe Holistic
+    smooth_window: int = 7  # frames in the centred median; 1 turns smoothing off
+    min_person_fraction: float = 0.5  # refuse videos where fewer frames show a person
+    contact_sheet_rows: int = 6
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _settings(config: PrepareConfig) -> dict[str, object]:
+    settings = asdict(config)
+    settings["size"] = list(config.size)
+    return settings
+
+
+def _existing_is_current(out_dir: Path, video_sha: str, config: PrepareConfig) -> bool:
+    """True when `out_dir` already holds this dataset; an error when it holds a different one."""
+    if not (out_dir / MANIFEST_NAME).exists():
+        if out_dir.exists() and any(out_dir.iterdir()):
+            raise DanceError(f"{out_dir}: exists and is not a dataset; choose another -o or remove it")
+        return False
+    manifest = DatasetManifest.load(out_dir)
+    if manifest.source_sha256 == video_sha and manifest.settings == _settings(config):
+        return True
+    raise DanceError(f"{out_dir}: holds a dataset made from another video or with other settings; pass --force to rebuild it")
+
+
+def prepare_dataset(
+    video: str | Path, out_dir: str | Path, config: PrepareConfig | None = None, force: bool = False, progress: bool = True
+) -> tuple[Path, bool]:
+    """Build the dataset; returns its folder and whether anything was done (False: already there)."""
+    video, out_dir = Path(video), Path(out_dir)
+    config = config or PrepareConfig()
+    info = probe_video(video)
+    video_sha = file_sha256(video)
+    if not force and _existing_is_current(out_dir, video_sha, config):
+        return out_dir, False
+
+    partial = out_dir.with_name(f".{out_dir.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        manifest = _build(video, info.size, info.fps, video_sha, partial, config, progress)
+        manifest.save(partial)  # last: its presence marks a finished dataset
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(partial, out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return out_dir, True
+
+
+def _build(
+    video: Path, source_size: tuple[int, int], fps: float, video_sha: str, folder: Path, config: PrepareConfig, progress: bool
+) -> DatasetManifest:
+    raw = extract_poses(video, EstimatorConfig(holistic=config.holistic), progress=progress)
+    found = int(raw.present.sum())
+    if found < config.min_person_fraction * len(raw):
+        raise DanceError(f"{video}: a person was found in only {found} of {len(raw)} frames; a target video must show one person")
+
+    window = person_window(raw, config.size)
+    raw_poses = window.map_poses(raw, config.size)
+    poses = median_smooth(raw_poses, config.smooth_window) if config.smooth_window > 1 else raw_poses
+    raw_poses.save(folder / "poses_raw.npz")
+    poses.save(folder / "poses.npz")
+
+    width, height = config.size
+    shape = (len(poses), height, width, 3)
+    frames = np.lib.format.open_memmap(folder / "frames.npy", mode="w+", dtype=np.uint8, shape=shape)
+    labels = np.lib.format.open_memmap(folder / "labels.npy", mode="w+", dtype=np.uint8, shape=shape)
+    decoded = read_frames(video, max_frames=len(poses))
+    for t, rgb in enumerate(tqdm(decoded, total=len(poses), desc="frames", unit="frame", disable=not progress)):
+        frames[t] = window.apply(rgb, config.size)
+        labels[t] = render_label(poses[t], config.size)
+    frames.flush()
+    labels.flush()
+
+    np.save(folder / "face_boxes.npy", face_boxes(poses))
+    compute_stats(poses).save(folder / "norm_stats.json")
+    _write_contact_sheet(folder / "contact_sheet.png", frames, labels, poses.present, config.contact_sheet_rows)
+    return DatasetManifest(
+        format_version=DATASET_FORMAT_VERSION,
+        schema_tag=poses.schema_tag,
+        image_size=config.size,
+        fps=fps,
+        num_frames=len(poses),
+        frames_with_person=found,
+        source_video=video.name,
+        source_sha256=video_sha,
+        source_size=source_size,
+        crop_window=window.to_dict(),
+        settings=_settings(config),
+    )
+
+
+def _write_contact_sheet(path: Path, frames: np.ndarray, labels: np.ndarray, present: np.ndarray, rows: int) -> None:
+    """frame | label | overlay for evenly spaced frames that show the person."""
+    candidates = np.flatnonzero(present)
+    picks = candidates[np.linspace(0, len(candidates) - 1, min(rows, len(candidates))).round().astype(int)]
+    sheet = contact_sheet(
+        [[frames[t], labels[t], overlay(frames[t], labels[t])] for t in picks], titles=["frame", "label", "overlay"]
+    )
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
