@@ -95,6 +95,7 @@ class GeneratorLosses:
     feat: Tensor | None = None
     vgg: Tensor | None = None
     temporal_gan: Tensor | None = None
+    l1: Tensor | None = None  # pixel reconstruction, beyond the paper: it carries CPU runs without VGG weights
 
     def total(self) -> Tensor:
         terms = [getattr(self, f.name) for f in fields(self)]

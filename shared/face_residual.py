@@ -1,0 +1,42 @@
+"""FaceGAN at inference and training: crop the face box, add the face generator's residual, paste back.
+
+Every sample in a batch shares one box size (fixed per resolution), so crops stack into one batch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def crop_faces(images: Tensor, boxes: Tensor) -> Tensor:
+    """(N, C, H, W) and (N, 3) boxes (x0, y0, size; all valid, one size) -> (N, C, size, size)."""
+    size = int(boxes[0, 2])
+    return torch.stack([img[:, int(y0) : int(y0) + size, int(x0) : int(x0) + size] for img, (x0, y0, _) in zip(images, boxes)])
+
+
+def paste_faces(images: Tensor, crops: Tensor, boxes: Tensor) -> Tensor:
+    """A copy of `images` with each crop written at its box (differentiable in both inputs)."""
+    out = images.clone()
+    size = crops.shape[-1]
+    for i, (x0, y0, _) in enumerate(boxes.tolist()):
+        out[i, :, y0 : y0 + size, x0 : x0 + size] = crops[i]
+    return out
+
+
+def add_face_residual(frames: Tensor, labels: Tensor, boxes: Tensor, face_generator: nn.Module) -> Tensor:
+    """Frames with the FaceGAN residual added inside each valid box (boxes with size <= 0 are skipped).
+
+    Outside the boxes the frames are returned unchanged; inside, `crop + residual` clamped to [-1, 1].
+    """
+    has_face = boxes[:, 2] > 0
+    if not bool(has_face.any()):
+        return frames
+    index = torch.nonzero(has_face).flatten()
+    chosen = boxes[index]
+    frame_crops = crop_faces(frames[index], chosen)
+    residual = face_generator(crop_faces(labels[index], chosen), frame_crops)
+    refined = (frame_crops + residual).clamp(-1.0, 1.0)
+    out = frames.clone()
+    out[index] = paste_faces(frames[index], refined, chosen)
+    return out

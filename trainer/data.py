@@ -1,0 +1,113 @@
+"""Batches of consecutive frame pairs from a prepared dataset, as tensors.
+
+Which frames make a batch depends only on (seed, step, rank), so a resumed run sees exactly the
+batches an uninterrupted one would, and no sampler state needs saving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from shared.errors import DanceError
+from trainer.dataset import Dataset
+
+HELD_OUT_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class Split:
+    train: range  # frame indices a pair (t-1, t) may end at during training
+    held_out: range  # the last 10% of frames, never trained on
+
+
+def split_frames(num_frames: int) -> Split:
+    held = max(2, int(round(num_frames * HELD_OUT_FRACTION)))
+    if num_frames - held < 3:
+        raise DanceError(f"the dataset has {num_frames} frames; training needs at least {held + 3}")
+    return Split(train=range(1, num_frames - held), held_out=range(num_frames - held, num_frames))
+
+
+@dataclass
+class PairBatch:
+    """Frames t-1 and t: labels in [0, 1], images in [-1, 1], (N, 3, H, W); face boxes (N, 3) of frame t."""
+
+    label_prev: Tensor
+    label: Tensor
+    image_prev: Tensor
+    image: Tensor
+    face_box: Tensor
+
+    def to(self, device: torch.device) -> PairBatch:
+        return PairBatch(*(getattr(self, f).to(device, non_blocking=True) for f in self.__dataclass_fields__))
+
+
+def labels_to_tensor(labels: np.ndarray) -> Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1], the generator's label input."""
+    return torch.from_numpy(np.ascontiguousarray(labels)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def images_to_tensor(images: np.ndarray) -> Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1], the generator's image space."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def tensor_to_images(images: Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def resize_pair_batch(batch: PairBatch, size: tuple[int, int]) -> PairBatch:
+    """Downscale for a coarse stage: area-average images, nearest-neighbour labels (as the paper)."""
+    width, height = size
+    if batch.image.shape[-1] == width and batch.image.shape[-2] == height:
+        return batch
+    scale = width / batch.image.shape[-1]
+    area = lambda x: F.interpolate(x, size=(height, width), mode="area")  # noqa: E731
+    nearest = lambda x: F.interpolate(x, size=(height, width), mode="nearest")  # noqa: E731
+    boxes = batch.face_box.clone()
+    has_box = boxes[:, 2] > 0
+    boxes[has_box] = (boxes[has_box].float() * scale).round().long()
+    return PairBatch(nearest(batch.label_prev), nearest(batch.label), area(batch.image_prev), area(batch.image), boxes)
+
+
+class PairSampler:
+    """Draws training batches of pairs (t-1, t) from a dataset's training split."""
+
+    def __init__(self, dataset: Dataset, frames: range, seed: int, rank: int = 0) -> None:
+        self.dataset = dataset
+        self.frames = np.asarray(frames)
+        self.seed = seed
+        self.rank = rank
+
+    def with_faces(self) -> PairSampler:
+        """Only pairs whose frame t has a face box (for the face stage)."""
+        boxes = self.dataset.face_boxes
+        keep = [t for t in self.frames if boxes[t, 2] > 0]
+        if not keep:
+            raise DanceError("no training frame has a face box; the face stage cannot train")
+        sampler = PairSampler(self.dataset, range(0), self.seed, self.rank)
+        sampler.frames = np.asarray(keep)
+        return sampler
+
+    def indices(self, step: int, batch_size: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, step, self.rank])
+        return self.frames[rng.integers(0, len(self.frames), batch_size)]
+
+    def batch(self, step: int, batch_size: int) -> PairBatch:
+        return self.fetch(self.indices(step, batch_size))
+
+    def fetch(self, ends: np.ndarray) -> PairBatch:
+        prev = ends - 1
+        data = self.dataset
+        return PairBatch(
+            label_prev=labels_to_tensor(data.labels[prev]),
+            label=labels_to_tensor(data.labels[ends]),
+            image_prev=images_to_tensor(data.frames[prev]),
+            image=images_to_tensor(data.frames[ends]),
+            face_box=torch.from_numpy(np.asarray(data.face_boxes[ends], np.int64)),
+        )

@@ -1,0 +1,224 @@
+"""One optimisation step of each training stage: the body (global or local generator) and the face.
+
+Body, temporal (the paper's code): y0' = G(x0, 0), y1' = G(x1, y0') with gradients through both;
+the frame discriminator sees [x_t, y_t] for both frames, the temporal one [x0, x1, y0, y1].
+With `temporal=False` both frames start from zeros and there is no temporal discriminator: the
+frame-by-frame pix2pixHD baseline of the paper's ablation.
+
+Face: the body generator is frozen; a face generator adds a residual to the face crop of frame t,
+judged by a face discriminator on [face label, face image].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from shared.face_residual import crop_faces
+from shared.model_config import ModelConfig
+from shared.networks import FaceGenerator, build_discriminator, build_face_discriminator
+from trainer.data import PairBatch
+from trainer.losses import LAMBDA_VGG, DiscriminatorLosses, GeneratorLosses, VGGLoss, feature_matching_loss, lsgan_loss
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    vgg: float = LAMBDA_VGG  # 0 when no VGG weights are available (--no-vgg)
+    l1: float = 10.0  # pixel L1, beyond the paper (0 = the paper's losses exactly)
+
+
+def make_adam(params: Iterator[nn.Parameter], lr: float, beta1: float) -> torch.optim.Adam:
+    return torch.optim.Adam(list(params), lr=lr, betas=(beta1, 0.999))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def average_gradients(module: nn.Module) -> None:
+    """Data parallelism across processes: average gradients so every rank takes the same step.
+
+    Done by hand rather than with the DDP wrapper because a GAN step runs each discriminator several
+    times per backward pass, which DDP's bucketed reducer does not support.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    world = dist.get_world_size()
+    for param in module.parameters():
+        if param.grad is not None:
+            dist.all_reduce(param.grad)
+            param.grad /= world
+
+
+@contextmanager
+def frozen(*modules: nn.Module | None) -> Iterator[None]:
+    """Parameters need no gradient while the other network steps (saves the weight-gradient work)."""
+    params = [p for m in modules if m is not None for p in m.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+
+
+def _image(output: Tensor) -> Tensor:
+    """The RGB part of a generator's output."""
+    return output[:, :3]
+
+
+class BodyStage:
+    """Generator + frame discriminator (+ temporal discriminator) and their optimisers."""
+
+    def __init__(
+        self, config: ModelConfig, generator: nn.Module, weights: LossWeights, vgg: VGGLoss | None, lr: float, beta1: float
+    ) -> None:
+        self.config = config
+        self.generator = generator
+        self.discriminator = build_discriminator(config.discriminator, input_nc=6)
+        self.temporal_discriminator = build_discriminator(config.discriminator, input_nc=12) if config.temporal else None
+        self.weights = weights
+        self.vgg = vgg
+        d_params = list(self.discriminator.parameters())
+        if self.temporal_discriminator is not None:
+            d_params += list(self.temporal_discriminator.parameters())
+        self.optimizer_g = make_adam(generator.parameters(), lr, beta1)
+        self.optimizer_d = make_adam(iter(d_params), lr, beta1)
+
+    def modules(self) -> dict[str, nn.Module]:
+        named = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.temporal_discriminator is not None:
+            named["temporal_discriminator"] = self.temporal_discriminator
+        return named
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
+
+    def generate_pair(self, batch: PairBatch) -> tuple[Tensor, Tensor]:
+        zeros = torch.zeros_like(batch.image_prev)
+        first = _image(self.generator(batch.label_prev, zeros))
+        second = _image(self.generator(batch.label, first if self.config.temporal else zeros))
+        return first, second
+
+    def step(self, batch: PairBatch, lr: float) -> dict[str, float]:
+        for optimizer in (self.optimizer_g, self.optimizer_d):
+            set_lr(optimizer, lr)
+        fake_prev, fake = self.generate_pair(batch)
+        labels = torch.cat([batch.label_prev, batch.label])
+        reals = torch.cat([batch.image_prev, batch.image])
+        fakes = torch.cat([fake_prev, fake])
+        temporal_real = torch.cat([batch.label_prev, batch.label, batch.image_prev, batch.image], 1)
+        temporal_fake = torch.cat([batch.label_prev, batch.label, fake_prev, fake], 1)
+
+        # Discriminators.
+        d_real = self.discriminator(torch.cat([labels, reals], 1))
+        d_fake = self.discriminator(torch.cat([labels, fakes.detach()], 1))
+        d_losses = DiscriminatorLosses(lsgan_loss(d_real, True), lsgan_loss(d_fake, False))
+        d_total = d_losses.total()
+        log = {f"d_{k}": v for k, v in d_losses.as_dict().items()}
+        if self.temporal_discriminator is not None:
+            t_losses = DiscriminatorLosses(
+                lsgan_loss(self.temporal_discriminator(temporal_real), True),
+                lsgan_loss(self.temporal_discriminator(temporal_fake.detach()), False),
+            )
+            d_total = d_total + t_losses.total()
+            log.update({f"dt_{k}": v for k, v in t_losses.as_dict().items()})
+        self.optimizer_d.zero_grad(set_to_none=True)
+        d_total.backward()
+        average_gradients(self.discriminator)
+        if self.temporal_discriminator is not None:
+            average_gradients(self.temporal_discriminator)
+        self.optimizer_d.step()
+
+        # Generator.
+        with frozen(self.discriminator, self.temporal_discriminator):
+            g_fake = self.discriminator(torch.cat([labels, fakes], 1))
+            disc = self.config.discriminator
+            losses = GeneratorLosses(
+                gan=lsgan_loss(g_fake, True),
+                feat=feature_matching_loss(g_fake, d_real, disc.num_D, disc.n_layers),
+                vgg=self.weights.vgg * self.vgg(fakes, reals) if self.vgg is not None and self.weights.vgg else None,
+                temporal_gan=(
+                    lsgan_loss(self.temporal_discriminator(temporal_fake), True)
+                    if self.temporal_discriminator is not None
+                    else None
+                ),
+                l1=self.weights.l1 * F.l1_loss(fakes, reals) if self.weights.l1 else None,
+            )
+            self.optimizer_g.zero_grad(set_to_none=True)
+            losses.total().backward()
+            average_gradients(self.generator)
+            self.optimizer_g.step()
+        log.update({f"g_{k}": v for k, v in losses.as_dict().items()})
+        return log
+
+
+class FaceStage:
+    """Face generator + face discriminator on the face crop of frame t; the body generator is frozen."""
+
+    def __init__(
+        self, config: ModelConfig, body: BodyStage, weights: LossWeights, vgg: VGGLoss | None, lr: float, beta1: float
+    ) -> None:
+        self.config = config
+        self.body = body
+        self.face_generator = FaceGenerator(config.face)
+        self.face_discriminator = build_face_discriminator(config.face)
+        self.weights = weights
+        self.vgg = vgg
+        self.optimizer_g = make_adam(self.face_generator.parameters(), lr, beta1)
+        self.optimizer_d = make_adam(self.face_discriminator.parameters(), lr, beta1)
+        for param in body.generator.parameters():
+            param.requires_grad_(False)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"face_generator": self.face_generator, "face_discriminator": self.face_discriminator}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer_face_g": self.optimizer_g, "optimizer_face_d": self.optimizer_d}
+
+    def step(self, batch: PairBatch, lr: float, discriminator_only: bool = False) -> dict[str, float]:
+        """`discriminator_only`: the paper's first face epochs train only the face discriminator."""
+        for optimizer in (self.optimizer_g, self.optimizer_d):
+            set_lr(optimizer, lr)
+        with torch.no_grad():
+            self.body.generator.eval()
+            _, fake = self.body.generate_pair(batch)
+        label_crop = crop_faces(batch.label, batch.face_box)
+        real_crop = crop_faces(batch.image, batch.face_box)
+        fake_crop = crop_faces(fake, batch.face_box)
+        face = fake_crop + self.face_generator(label_crop, fake_crop)
+
+        d_real = [self.face_discriminator(torch.cat([label_crop, real_crop], 1))]
+        d_fake = [self.face_discriminator(torch.cat([label_crop, face.detach()], 1))]
+        d_losses = DiscriminatorLosses(lsgan_loss(d_real, True), lsgan_loss(d_fake, False))
+        self.optimizer_d.zero_grad(set_to_none=True)
+        d_losses.total().backward()
+        average_gradients(self.face_discriminator)
+        self.optimizer_d.step()
+        log = {f"face_d_{k}": v for k, v in d_losses.as_dict().items()}
+        if discriminator_only:
+            return log
+
+        with frozen(self.face_discriminator):
+            g_fake = [self.face_discriminator(torch.cat([label_crop, face], 1))]
+            losses = GeneratorLosses(
+                gan=lsgan_loss(g_fake, True),
+                feat=feature_matching_loss(g_fake, d_real, 1, self.config.face.n_layers),
+                vgg=self.weights.vgg * self.vgg(face, real_crop) if self.vgg is not None and self.weights.vgg else None,
+                l1=self.weights.l1 * F.l1_loss(face, real_crop) if self.weights.l1 else None,
+            )
+            self.optimizer_g.zero_grad(set_to_none=True)
+            losses.total().backward()
+            average_gradients(self.face_generator)
+            self.optimizer_g.step()
+        log.update({f"face_g_{k}": v for k, v in losses.as_dict().items()})
+        return log
