@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from shared.cliutil import DanceGroup, parse_size
+from shared.model_config import PRESETS
+from trainer.fit import FitConfig
 from trainer.prepare import PrepareConfig, prepare_dataset
 
 
@@ -35,6 +37,72 @@ def prepare(video: Path, output: Path | None, size: tuple[int, int], holistic: b
         click.echo(f"{folder} is already prepared from {video.name} with these settings; nothing to do")
         return
     click.echo(f"dataset written to {folder} (look at {folder / 'contact_sheet.png'})")
+
+
+def _latest_run_name(source: Path) -> str:
+    return source.stem if source.suffix else source.name
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Run folder  [default: runs/<video name>]")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="tiny", show_default=True,
+              help="Model size: tiny (CPU, 256x256), small (512x256), paper (1024x512, GPU).")
+@click.option("--steps", type=click.IntRange(1), help="Total training steps over all stages.")
+@click.option("--minutes", type=click.FloatRange(0.05), help="Or a wall-clock budget (default: 10 minutes).")
+@click.option("--batch-size", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--lr", default=2e-4, show_default=True, type=float)
+@click.option("--no-temporal", is_flag=True, help="Frame-by-frame pix2pixHD baseline (the paper's ablation).")
+@click.option("--no-face", is_flag=True, help="Skip the FaceGAN stage.")
+@click.option("--vgg-weights", type=click.Path(path_type=Path), help="torchvision's vgg19-dcbb9e9d.pth for the perceptual loss.")
+@click.option("--no-vgg", is_flag=True, help="Train without the VGG perceptual loss (quality suffers).")
+@click.option("--l1", "lambda_l1", default=10.0, show_default=True, type=click.FloatRange(0), help="Pixel L1 weight (0 = the paper's losses).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--checkpoint-every", default=100, show_default=True, type=click.IntRange(1), help="Steps between checkpoints.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--gpus", default=1, show_default=True, type=click.IntRange(1), help="Data-parallel processes (relaunches under torchrun).")
+def fit(source: Path, output: Path | None, preset: str, steps: int | None, minutes: float | None, batch_size: int,
+        lr: float, no_temporal: bool, no_face: bool, vgg_weights: Path | None, no_vgg: bool, lambda_l1: float,
+        seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
+    """Train the body model and the FaceGAN on SOURCE (a video, or a prepared dataset folder).
+
+    A video is prepared first (see `prepare`). The run resumes where it stopped when the same
+    command is given again. The last 10% of frames are held out for `dance-train eval`.
+    """
+    from trainer.train import run_fit
+
+    if steps is None and minutes is None:
+        minutes = 10.0
+    if steps is not None and minutes is not None:
+        raise click.UsageError("give --steps or --minutes, not both")
+    if no_vgg:
+        click.echo("WARNING: training without the VGG perceptual loss: expect blurrier results.", err=True)
+    config = FitConfig(
+        preset=preset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr, temporal=not no_temporal,
+        face=not no_face, use_vgg=not no_vgg, vgg_weights=str(vgg_weights) if vgg_weights else None,
+        lambda_l1=lambda_l1, seed=seed, checkpoint_every=checkpoint_every,
+    )
+    run_dir = output or Path("runs") / _latest_run_name(source)
+    run_fit(source, run_dir, config, device=device, gpus=gpus)
+    click.echo(f"run written to {run_dir} (evaluate it with: dance-train eval {run_dir})")
+
+
+@main.command("eval")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def eval_command(runs: tuple[Path, ...]) -> None:
+    """Score RUNS on their held-out frames (generated with feedback from zeros), as the paper's table."""
+    from trainer.evaluate import evaluate_run, write_eval
+    from trainer.metrics import LPIPS_SKIPPED, format_table
+
+    rows = {}
+    for run in runs:
+        result = evaluate_run(run)
+        write_eval(run, result)
+        for name, row in result["rows"].items():
+            rows[f"{run.name}: {name}" if len(runs) > 1 else name] = row
+        click.echo(f"{run}: mean-image baseline L1 {result['mean_image_l1']:.4f}")
+    click.echo(format_table(rows))
+    click.echo(LPIPS_SKIPPED)
 
 
 @main.command()

@@ -48,12 +48,12 @@ class PairBatch:
 
 def labels_to_tensor(labels: np.ndarray) -> Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1], the generator's label input."""
-    return torch.from_numpy(np.ascontiguousarray(labels)).permute(0, 3, 1, 2).float() / 255.0
+    return torch.from_numpy(np.array(labels)).permute(0, 3, 1, 2).float() / 255.0
 
 
 def images_to_tensor(images: np.ndarray) -> Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1], the generator's image space."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def tensor_to_images(images: Tensor) -> np.ndarray:

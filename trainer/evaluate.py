@@ -1,0 +1,136 @@
+"""`dance-train eval`: generate the held-out frames the way live does (feedback from zeros) and score them.
+
+Scores follow the paper's ablation: SSIM (and PSNR) on the body crop and on the face crop, plus a
+temporal flicker score and L1, beside the mean-training-image baseline that any model must beat.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from shared.checkpoint import CheckpointStore, load_module_state
+from shared.errors import DanceError
+from shared.face_residual import add_face_residual
+from shared.model_config import ModelConfig
+from shared.networks import FaceGenerator, build_generator
+from trainer.data import images_to_tensor, labels_to_tensor
+from trainer.dataset import Dataset
+from trainer.metrics import EvalResult, crop_boxes, crop_resized, flicker, keypoint_box, l1_error, psnr, ssim
+
+
+@dataclass
+class TrainedModel:
+    config: ModelConfig
+    generator: nn.Module
+    face_generator: nn.Module | None
+    info: dict
+
+    @property
+    def row_name(self) -> str:
+        name = "temporal" if self.config.temporal else "frame-by-frame"
+        return name + (" + face" if self.face_generator is not None else "")
+
+
+def load_trained(run_dir: str | Path) -> TrainedModel:
+    """The run's latest body (and face) generator, in eval mode on the CPU."""
+    run_dir = Path(run_dir)
+    store = CheckpointStore(run_dir / "checkpoints")
+    if store.latest() is None:
+        raise DanceError(f"{run_dir}: no checkpoint found; train it with `dance-train fit`")
+    groups, info = store.load_latest()
+    config = ModelConfig.from_dict(info["run"]["model"])
+    stage = info.get("stage", "global")
+    gen_config = config.global_stage().generator if stage == "global" else config.generator
+    generator = build_generator(gen_config)
+    load_module_state(generator, groups["generator"])
+    face_generator = None
+    if "face_generator" in groups:
+        face_generator = FaceGenerator(config.face)
+        load_module_state(face_generator, groups["face_generator"])
+    if stage == "global" and config.generator.n_local:
+        config = config.global_stage()
+    return TrainedModel(config, generator.eval(), face_generator.eval() if face_generator else None, info)
+
+
+@torch.no_grad()
+def generate_sequence(model: TrainedModel, labels: Tensor, face_boxes: Tensor | None, use_face: bool = True) -> Tensor:
+    """(T, 3, H, W) labels in [0, 1] -> frames in [-1, 1], each fed the previous output (zeros first)."""
+    prev = torch.zeros(1, 3, *labels.shape[-2:])
+    frames = []
+    for t in range(len(labels)):
+        out = model.generator(labels[t : t + 1], prev if model.config.temporal else torch.zeros_like(prev))[:, :3]
+        prev = out
+        if use_face and model.face_generator is not None and face_boxes is not None:
+            out = add_face_residual(out, labels[t : t + 1], face_boxes[t : t + 1], model.face_generator)
+        frames.append(out)
+    return torch.cat(frames)
+
+
+def score(fake: Tensor, real: Tensor, dataset: Dataset, frames: range) -> EvalResult:
+    """Metrics for generated vs real held-out frames (both (T, 3, H, W) in [-1, 1])."""
+    fake01, real01 = (fake + 1) / 2, (real + 1) / 2
+    width, height = dataset.manifest.image_size
+    boxes = [
+        keypoint_box(dataset.poses.keypoints[t], dataset.poses.valid[t], (width, height)) or (0, 0, width, height)
+        for t in frames
+    ]
+    body_size = (width // 2, height)
+    body_fake, body_real = crop_resized(fake01, boxes, body_size), crop_resized(real01, boxes, body_size)
+    face_boxes = dataset.face_boxes[frames.start : frames.stop]
+    face_fake, index = crop_boxes(fake01, face_boxes)
+    face_real, _ = crop_boxes(real01, face_boxes)
+    has_face = len(index) > 0
+    return EvalResult(
+        body_ssim=float(ssim(body_fake, body_real).mean()),
+        body_psnr=float(psnr(body_fake, body_real).mean()),
+        face_ssim=float(ssim(face_fake, face_real).mean()) if has_face else None,
+        face_psnr=float(psnr(face_fake, face_real).mean()) if has_face else None,
+        flicker=flicker(fake01, real01),
+        l1=float(l1_error(fake, real).mean()),
+        num_frames=len(frames),
+    )
+
+
+def mean_image_l1(dataset: Dataset, train_end: int, held_out: range) -> float:
+    """L1 (in [-1, 1] units) of always answering the mean training frame: the bar to beat."""
+    mean = images_to_tensor(np.asarray(dataset.frames[:train_end]).mean(axis=0, keepdims=True).round().astype(np.uint8))
+    real = images_to_tensor(np.asarray(dataset.frames[held_out.start : held_out.stop]))
+    return float((real - mean).abs().mean())
+
+
+def evaluate_run(run_dir: str | Path) -> dict[str, object]:
+    """Scores of one run on its held-out frames, with and without the face stage where it has one."""
+    model = load_trained(run_dir)
+    dataset = Dataset.open(model.info["run"]["dataset"])
+    start, stop = model.info["run"]["held_out"]
+    held_out = range(start, stop)
+    labels = labels_to_tensor(np.asarray(dataset.labels[start:stop]))
+    real = images_to_tensor(np.asarray(dataset.frames[start:stop]))
+    size = model.config.image_size
+    if tuple(real.shape[-2:]) != (size[1], size[0]):
+        real = torch.nn.functional.interpolate(real, size=(size[1], size[0]), mode="area")
+        labels = torch.nn.functional.interpolate(labels, size=(size[1], size[0]), mode="nearest")
+    boxes = torch.from_numpy(np.asarray(dataset.face_boxes[start:stop], np.int64))
+    rows: dict[str, EvalResult] = {}
+    body_name = "temporal" if model.config.temporal else "frame-by-frame"
+    rows[body_name] = score(generate_sequence(model, labels, boxes, use_face=False), real, dataset, held_out)
+    if model.face_generator is not None:
+        rows[model.row_name] = score(generate_sequence(model, labels, boxes), real, dataset, held_out)
+    return {"rows": rows, "mean_image_l1": mean_image_l1(dataset, start, held_out), "held_out": [start, stop]}
+
+
+def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
+    path = run_dir / "eval.json"
+    payload = {
+        "rows": {name: row.as_dict() for name, row in result["rows"].items()},  # type: ignore[union-attr]
+        "mean_image_l1": result["mean_image_l1"],
+        "held_out": result["held_out"],
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path

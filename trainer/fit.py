@@ -1,0 +1,335 @@
+"""`dance-train fit`: run the training stages in order, with checkpoints that resume exactly.
+
+Stages: `global` (the global generator; at half resolution when the preset has a local enhancer),
+`local` (the local enhancer, initialised from the global weights) where the preset has one, then
+`face` (FaceGAN, body frozen). A run folder holds `config.json`, `checkpoints/` (safetensors, a
+`latest.json` pointer), `samples/` (label | fake | real PNGs) and `tensorboard/`.
+
+The step budget (`--steps`) or time budget (`--minutes`) is split between the stages. Each stage
+keeps its learning rate for its first half and decays it linearly to zero over the second half.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from shared.checkpoint import CheckpointStore, load_module_state, load_optimizer_state, optimizer_state_tensors
+from shared.errors import DanceError
+from shared.model_config import ModelConfig, get_preset
+from shared.networks import LocalEnhancer, build_generator
+from shared.vgg import load_vgg19
+from trainer.data import PairSampler, resize_pair_batch, split_frames, tensor_to_images
+from trainer.dataset import Dataset
+from trainer.losses import VGGLoss
+from trainer.stages import BodyStage, FaceStage, LossWeights
+
+RUN_CONFIG = "config.json"
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    preset: str = "tiny"
+    steps: int | None = None  # total optimisation steps over all stages ...
+    minutes: float | None = None  # ... or a wall-clock budget (one of the two)
+    batch_size: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    temporal: bool = True
+    face: bool = True
+    face_fraction: float = 0.2  # share of the budget for the face stage
+    face_d_warmup: float = 0.1  # share of the face stage that trains only the face discriminator
+    use_vgg: bool = True
+    vgg_weights: str | None = None
+    lambda_l1: float = 10.0
+    seed: int = 0
+    checkpoint_every: int = 100
+    sample_every: int = 100
+
+    def __post_init__(self) -> None:
+        if (self.steps is None) == (self.minutes is None):
+            raise DanceError("give exactly one budget: --steps N or --minutes M")
+
+
+@dataclass
+class StagePlan:
+    name: str  # "global", "local" or "face"
+    steps: int | None  # the stage ends after this many steps ...
+    seconds: float | None  # ... or after this much training time
+
+
+@dataclass
+class Progress:
+    """Where a run stands; saved in every checkpoint."""
+
+    stage_index: int = 0
+    stage_step: int = 0
+    stage_seconds: float = 0.0
+    total_step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def model_config_for(fit: FitConfig, image_size: tuple[int, int]) -> ModelConfig:
+    config = replace(get_preset(fit.preset), temporal=fit.temporal)
+    if config.image_size != tuple(image_size):
+        raise DanceError(
+            f"the dataset is {image_size[0]}x{image_size[1]} but preset {fit.preset!r} trains at "
+            f"{config.image_size[0]}x{config.image_size[1]}; prepare with --size {config.image_size[0]}x{config.image_size[1]}"
+        )
+    return config
+
+
+def plan_stages(config: ModelConfig, fit: FitConfig) -> list[StagePlan]:
+    names = ["global"] + (["local"] if config.generator.n_local else [])
+    face_share = fit.face_fraction if fit.face else 0.0
+    shares = [(1 - face_share) / len(names)] * len(names) + ([face_share] if fit.face else [])
+    names += ["face"] if fit.face else []
+    if fit.steps is not None:
+        counts = [max(1, int(round(fit.steps * s))) for s in shares]
+        counts[0] += fit.steps - sum(counts)
+        return [StagePlan(n, max(1, c), None) for n, c in zip(names, counts)]
+    return [StagePlan(n, None, fit.minutes * 60 * s) for n, s in zip(names, shares)]
+
+
+def stage_fraction(plan: StagePlan, progress: Progress) -> float:
+    if plan.steps is not None:
+        return progress.stage_step / plan.steps
+    return progress.stage_seconds / plan.seconds
+
+
+def decayed_lr(base: float, fraction: float) -> float:
+    """Constant for the first half of a stage, then linear decay to zero."""
+    return base * min(1.0, max(0.0, 2.0 * (1.0 - fraction)))
+
+
+def _rank() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class Trainer:
+    """Owns the run folder, the stages' networks and the loop."""
+
+    def __init__(self, dataset: Dataset, run_dir: Path, fit: FitConfig, device: torch.device, progress_bar: bool = True) -> None:
+        self.dataset = dataset
+        self.run_dir = run_dir
+        self.fit = fit
+        self.device = device
+        self.progress_bar = progress_bar
+        self.rank, self.world = _rank()
+        self.config = model_config_for(fit, dataset.manifest.image_size)
+        self.plans = plan_stages(self.config, fit)
+        self.split = split_frames(len(dataset))
+        self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank)
+        self.store = CheckpointStore(run_dir / "checkpoints")
+        self.weights = LossWeights(vgg=10.0 if fit.use_vgg else 0.0, l1=fit.lambda_l1)
+        self.vgg = VGGLoss(load_vgg19(fit.vgg_weights)).to(device) if fit.use_vgg else None
+        self.writer = None
+
+    # -- run folder ------------------------------------------------------------------------
+    def run_info(self) -> dict[str, object]:
+        manifest = self.dataset.manifest
+        return {
+            "model": self.config.to_dict(),
+            "fit": asdict(self.fit),
+            "schema_tag": manifest.schema_tag,
+            "image_size": list(manifest.image_size),
+            "fps": manifest.fps,
+            "norm_stats": self.dataset.norm_stats.to_json(),
+            "dataset": str(self.dataset.folder.resolve()),
+            "held_out": [self.split.held_out.start, self.split.held_out.stop],
+        }
+
+    def _write_run_config(self) -> None:
+        path = self.run_dir / RUN_CONFIG
+        info = self.run_info()
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if saved.get("model") != info["model"] or saved.get("dataset") != info["dataset"]:
+                raise DanceError(f"{self.run_dir} holds a run with another model or dataset; choose another -o")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=2) + "\n")
+        os.replace(tmp, path)
+
+    # -- stages ----------------------------------------------------------------------------
+    def _stage_config(self, name: str) -> ModelConfig:
+        return self.config.global_stage() if name == "global" else self.config
+
+    def _build(self, name: str, groups: dict[str, dict[str, torch.Tensor]] | None, info: dict | None) -> BodyStage | FaceStage:
+        """The stage's networks: fresh, or restored from `groups` when resuming inside it."""
+        torch.manual_seed(self.fit.seed)
+        config = self._stage_config(name)
+        generator = build_generator(config.generator)
+        if name == "local" and groups is not None and "global_generator" in groups and "generator" not in (groups or {}):
+            pass
+        body_config = self.config.global_stage() if name == "global" else self.config
+        body = BodyStage(body_config, generator, self.weights, self.vgg, self.fit.lr, self.fit.beta1)
+        stage: BodyStage | FaceStage = body
+        if name == "face":
+            stage = FaceStage(self.config, body, self.weights, self.vgg, self.fit.lr, self.fit.beta1)
+        return stage
+
+    def _restore(self, stage: BodyStage | FaceStage, groups: dict, info: dict, same_stage: bool) -> None:
+        if isinstance(stage, FaceStage):
+            load_module_state(stage.body.generator, groups["generator"])
+        if not same_stage:
+            return
+        for name, module in stage.modules().items():
+            load_module_state(module, groups[name])
+        for name, optimizer in stage.optimizers().items():
+            load_optimizer_state(optimizer, groups[name], info["optimizers"][name])
+
+    def _checkpoint(self, stage: BodyStage | FaceStage, progress: Progress) -> None:
+        if self.rank != 0:
+            return
+        groups: dict[str, dict[str, torch.Tensor]] = {}
+        optimizer_info: dict[str, dict] = {}
+        modules = dict(stage.modules())
+        if isinstance(stage, FaceStage):
+            modules["generator"] = stage.body.generator
+        for name, module in modules.items():
+            groups[name] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        for name, optimizer in stage.optimizers().items():
+            groups[name], optimizer_info[name] = optimizer_state_tensors(optimizer)
+        info = {
+            "run": self.run_info(),
+            "stage": self.plans[progress.stage_index].name,
+            "progress": asdict(progress),
+            "optimizers": optimizer_info,
+        }
+        self.store.save(progress.total_step, groups, info)
+
+    def _log(self, stage_name: str, step: int, losses: dict[str, float]) -> None:
+        if self.rank != 0:
+            return
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        for key, value in losses.items():
+            self.writer.add_scalar(f"{stage_name}/{key}", value, step)
+
+    def _sample(self, stage: BodyStage | FaceStage, stage_name: str, step: int) -> None:
+        """label | fake | real for the first held-out pair, as a PNG and a TensorBoard image."""
+        if self.rank != 0:
+            return
+        body = stage.body if isinstance(stage, FaceStage) else stage
+        end = np.asarray([self.split.held_out.start + 1])
+        batch = resize_pair_batch(self.sampler.fetch(end).to(self.device), body.config.image_size)
+        with torch.no_grad():
+            _, fake = body.generate_pair(batch)
+            if isinstance(stage, FaceStage):
+                from shared.face_residual import add_face_residual
+
+                fake = add_face_residual(fake, batch.label, batch.face_box, stage.face_generator)
+        label = tensor_to_images(batch.label * 2 - 1)[0]
+        grid = np.concatenate([label, tensor_to_images(fake)[0], tensor_to_images(batch.image)[0]], axis=1)
+        folder = self.run_dir / "samples"
+        folder.mkdir(exist_ok=True)
+        cv2.imwrite(str(folder / f"{step:08d}-{stage_name}.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        self._log(stage_name, step, {})
+        self.writer.add_image(f"{stage_name}/label_fake_real", grid, step, dataformats="HWC")
+
+    # -- loop ------------------------------------------------------------------------------
+    def run(self) -> Progress:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.rank == 0:
+            self._write_run_config()
+        latest = self.store.latest()
+        progress = Progress()
+        groups: dict | None = None
+        info: dict | None = None
+        if latest is not None:
+            groups, info = self.store.load_latest()
+            progress = Progress(**info["progress"])
+        previous_generator: dict[str, torch.Tensor] | None = groups.get("generator") if groups else None
+
+        while progress.stage_index < len(self.plans):
+            plan = self.plans[progress.stage_index]
+            stage = self._build(plan.name, groups, info)
+            resuming_here = info is not None and info["stage"] == plan.name and (progress.stage_step > 0)
+            if groups is not None:
+                if plan.name == "local" and not resuming_here:
+                    assert isinstance(stage.generator, LocalEnhancer)  # type: ignore[union-attr]
+                    stage.generator.load_global_state(groups["generator"])  # type: ignore[union-attr]
+                else:
+                    self._restore(stage, groups, info or {}, same_stage=resuming_here)
+            self._to_device(stage)
+            self._run_stage(plan, stage, progress)
+            self._checkpoint(stage, progress) if progress.stage_step > 0 else None
+            groups, info = self._snapshot(stage, plan.name)
+            previous_generator = groups["generator"]
+            progress.stage_index += 1
+            progress.stage_step = 0
+            progress.stage_seconds = 0.0
+        if self.rank == 0 and progress.total_step > 0:
+            self._checkpoint_final(previous_generator, progress)
+        if self.writer is not None:
+            self.writer.close()
+        return progress
+
+    def _snapshot(self, stage: BodyStage | FaceStage, name: str) -> tuple[dict, dict]:
+        """What the next stage starts from: this stage's final weights (no optimiser state)."""
+        modules = dict(stage.modules())
+        if isinstance(stage, FaceStage):
+            modules["generator"] = stage.body.generator
+        groups = {n: {k: v.detach().cpu() for k, v in m.state_dict().items()} for n, m in modules.items()}
+        return groups, {"stage": name}
+
+    def _checkpoint_final(self, generator_state: dict | None, progress: Progress) -> None:
+        """Mark the run finished: the last checkpoint already holds the final weights."""
+        latest = self.store.latest()
+        if latest is None:
+            return
+        groups, info = self.store.load_latest()
+        info["progress"] = asdict(progress)
+        info["finished"] = True
+        self.store.save(progress.total_step, groups, info)
+
+    def _to_device(self, stage: BodyStage | FaceStage) -> None:
+        for module in stage.modules().values():
+            module.to(self.device)
+        if isinstance(stage, FaceStage):
+            stage.body.generator.to(self.device)
+        else:
+            stage.generator.to(self.device)
+
+    def _run_stage(self, plan: StagePlan, stage: BodyStage | FaceStage, progress: Progress) -> None:
+        size = (stage.body if isinstance(stage, FaceStage) else stage).config.image_size
+        sampler = self.sampler.with_faces() if plan.name == "face" else self.sampler
+        total = plan.steps if plan.steps is not None else None
+        bar = tqdm(
+            total=total, initial=progress.stage_step, desc=plan.name, unit="step",
+            disable=not self.progress_bar or self.rank != 0,
+        )
+        while stage_fraction(plan, progress) < 1.0:
+            started = time.perf_counter()
+            fraction = stage_fraction(plan, progress)
+            lr = decayed_lr(self.fit.lr, fraction)
+            batch = resize_pair_batch(sampler.batch(progress.total_step, self.fit.batch_size), size).to(self.device)
+            if isinstance(stage, FaceStage):
+                losses = stage.step(batch, lr, discriminator_only=fraction < self.fit.face_d_warmup)
+            else:
+                losses = stage.step(batch, lr)
+            progress.stage_step += 1
+            progress.total_step += 1
+            progress.stage_seconds += time.perf_counter() - started
+            self._log(plan.name, progress.total_step, losses)
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k.startswith(("g_", "face_g_"))}, refresh=False)
+            if progress.stage_step % self.fit.sample_every == 0:
+                self._sample(stage, plan.name, progress.total_step)
+            if progress.stage_step % self.fit.checkpoint_every == 0 and stage_fraction(plan, progress) < 1.0:
+                self._checkpoint(stage, progress)
+        bar.close()
+        self._sample(stage, plan.name, progress.total_step)
