@@ -49,3 +49,21 @@ def fetch_pose2sim_clip(name: str = "cam01") -> Path:
 @pytest.fixture(scope="session")
 def real_clip() -> Path:
     return fetch_pose2sim_clip("cam01")
+
+
+@pytest.fixture(scope="session")
+def synthetic_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in target dancer: 48 frames at 256x256 (the tiny preset's size)."""
+    from shared.synthetic import TARGET_BODY, write_dance_video
+
+    path = tmp_path_factory.mktemp("synthetic") / "target.mp4"
+    write_dance_video(path, TARGET_BODY, num_frames=48, size=(256, 256), fps=30)
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(synthetic_video: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from trainer.prepare import PrepareConfig, prepare_dataset
+
+    folder, _ = prepare_dataset(synthetic_video, tmp_path_factory.mktemp("datasets") / "target", PrepareConfig(), progress=False)
+    return folder

@@ -135,6 +135,7 @@ class Trainer:
         self.weights = LossWeights(vgg=10.0 if fit.use_vgg else 0.0, l1=fit.lambda_l1)
         self.vgg = VGGLoss(load_vgg19(fit.vgg_weights)).to(device) if fit.use_vgg else None
         self.writer = None
+        self.stage: BodyStage | FaceStage | None = None  # the stage that ran last (for inspection)
 
     # -- run folder ------------------------------------------------------------------------
     def run_info(self) -> dict[str, object]:
@@ -265,6 +266,7 @@ class Trainer:
                 else:
                     self._restore(stage, groups, info or {}, same_stage=resuming_here)
             self._to_device(stage)
+            self.stage = stage
             self._run_stage(plan, stage, progress)
             self._checkpoint(stage, progress) if progress.stage_step > 0 else None
             groups, info = self._snapshot(stage, plan.name)
