@@ -7,7 +7,8 @@ and `model_complexity=1` is the only setting that does not try to download anoth
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ class EstimatorConfig:
     min_visibility: float = 0.5  # a landmark below this visibility counts as not seen
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
+    segmentation: bool = False  # also return MediaPipe Pose's person mask (a free by-product of the pose pass)
 
     @property
     def schema(self) -> SkeletonSchema:
@@ -58,18 +60,28 @@ class PoseEstimator:
             min_tracking_confidence=self.config.min_tracking_confidence,
         )
         if self.config.holistic:
-            return mp.solutions.holistic.Holistic(**options)
-        return mp.solutions.pose.Pose(enable_segmentation=False, **options)
+            return mp.solutions.holistic.Holistic(enable_segmentation=self.config.segmentation, **options)
+        return mp.solutions.pose.Pose(enable_segmentation=self.config.segmentation, **options)
 
     def reset(self) -> None:
         self.close()
         self._solution = self._create()
 
     def __call__(self, frame_rgb: np.ndarray) -> PoseFrame:
+        return self.estimate(frame_rgb)[0]
+
+    def estimate(self, frame_rgb: np.ndarray) -> tuple[PoseFrame, np.ndarray | None]:
+        """The pose and, with `segmentation`, the person mask (HxW float32 in [0, 1]; zeros when nobody is seen)."""
         height, width = frame_rgb.shape[:2]
         result = self._solution.process(np.ascontiguousarray(frame_rgb))
-        schema = self.config.schema
-        pose = PoseFrame.missing(schema)
+        mask = None
+        if self.config.segmentation:
+            found = getattr(result, "segmentation_mask", None)
+            mask = np.zeros((height, width), np.float32) if found is None else np.asarray(found, np.float32)
+        return self._pose(result, width, height), mask
+
+    def _pose(self, result, width: int, height: int) -> PoseFrame:  # noqa: ANN001 - mediapipe result
+        pose = PoseFrame.missing(self.config.schema)
         if result.pose_landmarks is None:
             return pose
         body = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], np.float32)
@@ -101,14 +113,28 @@ class PoseEstimator:
 
 
 def extract_poses(
-    video: str | Path, config: EstimatorConfig | None = None, max_frames: int | None = None, progress: bool = True
+    video: str | Path,
+    config: EstimatorConfig | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+    on_mask: Callable[[int, np.ndarray], None] | None = None,
 ) -> PoseSequence:
-    """Poses for every frame of a video, in the video's own pixels; frames without a person are missing."""
+    """Poses for every frame of a video, in the video's own pixels; frames without a person are missing.
+
+    With `on_mask`, segmentation is switched on and each frame's person mask is handed to it with the
+    frame index (so a caller can store masks without holding a whole video's worth in memory).
+    """
     info = probe_video(video)
     config = config or EstimatorConfig()
+    if on_mask is not None:
+        config = replace(config, segmentation=True)
     total = min(info.frame_count, max_frames) if max_frames else info.frame_count
     frames: list[PoseFrame] = []
     with PoseEstimator(config) as estimator:
-        for rgb in tqdm(read_frames(video, max_frames), total=total or None, desc="poses", unit="frame", disable=not progress):
-            frames.append(estimator(rgb))
+        decoded = read_frames(video, max_frames)
+        for index, rgb in enumerate(tqdm(decoded, total=total or None, desc="poses", unit="frame", disable=not progress)):
+            pose, mask = estimator.estimate(rgb)
+            frames.append(pose)
+            if on_mask is not None and mask is not None:
+                on_mask(index, mask)
     return PoseSequence.from_frames(frames, info.size, info.fps, config.schema)

@@ -46,6 +46,11 @@ class CropWindow:
         offset = (0.5 * scale - 0.5 - self.x0 * scale, 0.5 * scale - 0.5 - self.y0 * scale)
         return poses.transformed(scale, offset, out_size)
 
+    def scaled(self, factor: float) -> CropWindow:
+        """The same window on a copy of the frame resized by `factor` (e.g. a smaller mask)."""
+        return CropWindow(*(max(1, int(round(v * factor))) if i >= 2 else int(round(v * factor)) for i, v in enumerate(
+            (self.x0, self.y0, self.width, self.height))))
+
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 

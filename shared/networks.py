@@ -13,6 +13,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from shared.compositing import init_alpha_near_zero
 from shared.errors import DanceError
 from shared.model_config import IMAGE_NC, DiscriminatorConfig, FaceConfig, GeneratorConfig
 
@@ -195,12 +196,21 @@ def _preview(keys: list[str], limit: int = 3) -> str:
 
 
 def build_generator(config: GeneratorConfig) -> nn.Module:
-    """The global generator, or the local enhancer around one when `config.n_local == 1`."""
+    """The global generator, or the local enhancer around one when `config.n_local == 1`.
+
+    A compositing config (4 outputs: RGB + alpha) starts with alpha near zero, so an untrained
+    model shows the background plate rather than noise.
+    """
+    generator: GlobalGenerator | LocalEnhancer
     if config.n_local == 0:
-        return GlobalGenerator(
+        generator = GlobalGenerator(
             config.input_nc, config.output_nc, config.ngf, config.n_downsample, config.n_blocks
         )
-    return LocalEnhancer(config)
+    else:
+        generator = LocalEnhancer(config)
+    if config.composite:
+        init_alpha_near_zero(generator.head[1])
+    return generator
 
 
 class NLayerDiscriminator(nn.Module):

@@ -53,6 +53,7 @@ def _latest_run_name(source: Path) -> str:
 @click.option("--batch-size", default=1, show_default=True, type=click.IntRange(1))
 @click.option("--lr", default=2e-4, show_default=True, type=float)
 @click.option("--no-temporal", is_flag=True, help="Frame-by-frame pix2pixHD baseline (the paper's ablation).")
+@click.option("--no-composite", is_flag=True, help="The paper's generator: redraw the whole frame, no background plate.")
 @click.option("--no-face", is_flag=True, help="Skip the FaceGAN stage.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path), help="torchvision's vgg19-dcbb9e9d.pth for the perceptual loss.")
 @click.option("--no-vgg", is_flag=True, help="Train without the VGG perceptual loss (quality suffers).")
@@ -62,7 +63,7 @@ def _latest_run_name(source: Path) -> str:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--gpus", default=1, show_default=True, type=click.IntRange(1), help="Data-parallel processes (relaunches under torchrun).")
 def fit(source: Path, output: Path | None, preset: str, steps: int | None, minutes: float | None, batch_size: int,
-        lr: float, no_temporal: bool, no_face: bool, vgg_weights: Path | None, no_vgg: bool, lambda_l1: float,
+        lr: float, no_temporal: bool, no_composite: bool, no_face: bool, vgg_weights: Path | None, no_vgg: bool, lambda_l1: float,
         seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
     """Train the body model and the FaceGAN on SOURCE (a video, or a prepared dataset folder).
 
@@ -79,7 +80,7 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
         click.echo("WARNING: training without the VGG perceptual loss: expect blurrier results.", err=True)
     config = FitConfig(
         preset=preset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr, temporal=not no_temporal,
-        face=not no_face, use_vgg=not no_vgg, vgg_weights=str(vgg_weights) if vgg_weights else None,
+        composite=not no_composite, face=not no_face, use_vgg=not no_vgg, vgg_weights=str(vgg_weights) if vgg_weights else None,
         lambda_l1=lambda_l1, seed=seed, checkpoint_every=checkpoint_every,
     )
     run_dir = output or Path("runs") / _latest_run_name(source)
@@ -100,7 +101,11 @@ def eval_command(runs: tuple[Path, ...]) -> None:
         write_eval(run, result)
         for name, row in result["rows"].items():
             rows[f"{run.name}: {name}" if len(runs) > 1 else name] = row
-        click.echo(f"{run}: mean-image baseline L1 {result['mean_image_l1']:.4f}")
+        model_l1 = list(result["rows"].values())[-1].l1
+        ratios = ", ".join(f"{name} {value:.4f} (model/baseline {model_l1 / value:.2f}x)" for name, value in result["baselines"].items())
+        click.echo(f"{run}: baseline L1: {ratios}")
+        if result["alpha_coverage"] is not None:
+            click.echo(f"{run}: mean alpha (person coverage) {result['alpha_coverage']:.3f}")
     click.echo(format_table(rows))
     click.echo(LPIPS_SKIPPED)
 

@@ -4,6 +4,8 @@ A dataset is a folder:
   dataset.json       this manifest (written last: a folder without it is not a dataset)
   frames.npy         (T, H, W, 3) uint8 RGB target frames, cropped and resized
   labels.npy         (T, H, W, 3) uint8 RGB stick-figure labels rendered from the smoothed poses
+  masks.npy          (T, H, W) uint8 person masks (MediaPipe Pose segmentation, 0-255)
+  plate.png          the background plate: per-pixel median of the frames with the person left out
   poses.npz          smoothed poses in dataset pixels (PoseSequence); poses_raw.npz: as detected
   face_boxes.npy     (T, 3) int x0, y0, size per frame; -1 where there is no face
   norm_stats.json    the target's global pose normalization statistics
@@ -17,13 +19,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from shared.errors import DanceError
 from shared.normalize import NormalizationStats
 from shared.pose import PoseSequence
 
-DATASET_FORMAT_VERSION = 1
+DATASET_FORMAT_VERSION = 2
 MANIFEST_NAME = "dataset.json"
 
 
@@ -40,6 +43,8 @@ class DatasetManifest:
     source_size: tuple[int, int]  # (width, height) of the original video
     crop_window: dict[str, int]  # in source pixels, see shared.framing.CropWindow
     settings: dict[str, object] = field(default_factory=dict)  # the PrepareConfig it was made with
+    plate_residual: float = 1.0  # how badly the background plate explains the frames (see trainer/plate.py)
+    static_background: bool = False  # the camera was static: compositing over the plate is possible
 
     def save(self, folder: Path) -> None:
         (folder / MANIFEST_NAME).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -75,6 +80,8 @@ class Dataset:
     poses: PoseSequence
     face_boxes: np.ndarray
     norm_stats: NormalizationStats
+    masks: np.ndarray
+    plate: np.ndarray  # HxWx3 uint8 RGB
 
     @classmethod
     def open(cls, folder: str | Path) -> Dataset:
@@ -84,13 +91,18 @@ class Dataset:
             frames = np.load(folder / "frames.npy", mmap_mode="r")
             labels = np.load(folder / "labels.npy", mmap_mode="r")
             face_boxes = np.load(folder / "face_boxes.npy")
+            masks = np.load(folder / "masks.npy", mmap_mode="r")
+            plate = cv2.imread(str(folder / "plate.png"), cv2.IMREAD_COLOR)
+            if plate is None:
+                raise OSError("plate.png is missing or unreadable")
         except (OSError, ValueError) as err:
             raise DanceError(f"{folder}: damaged dataset ({err}); prepare it again") from None
         expected = (manifest.num_frames, manifest.image_size[1], manifest.image_size[0], 3)
         if frames.shape != expected or labels.shape != expected:
             raise DanceError(f"{folder}: frames/labels do not match the manifest; prepare it again")
         poses = PoseSequence.load(folder / "poses.npz")
-        return cls(folder, manifest, frames, labels, poses, face_boxes, NormalizationStats.load(folder / "norm_stats.json"))
+        stats = NormalizationStats.load(folder / "norm_stats.json")
+        return cls(folder, manifest, frames, labels, poses, face_boxes, stats, masks, cv2.cvtColor(plate, cv2.COLOR_BGR2RGB))
 
     def __len__(self) -> int:
         return self.manifest.num_frames

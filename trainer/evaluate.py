@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from shared.checkpoint import CheckpointStore, load_module_state
 from shared.errors import DanceError
+from shared.compositing import alpha_of, composite
 from shared.face_residual import add_face_residual
 from shared.model_config import ModelConfig
 from shared.networks import FaceGenerator, build_generator
@@ -29,6 +30,7 @@ class TrainedModel:
     config: ModelConfig
     generator: nn.Module
     face_generator: nn.Module | None
+    plate: Tensor | None  # (1, 3, H, W) in [-1, 1] when the generator composites
     info: dict
 
     @property
@@ -55,16 +57,29 @@ def load_trained(run_dir: str | Path) -> TrainedModel:
         load_module_state(face_generator, groups["face_generator"])
     if stage == "global" and config.generator.n_local:
         config = config.global_stage()
-    return TrainedModel(config, generator.eval(), face_generator.eval() if face_generator else None, info)
+    plate = None
+    if config.generator.composite:
+        plate = groups["plate"]["image"]
+        width, height = config.image_size
+        if tuple(plate.shape[-2:]) != (height, width):
+            plate = torch.nn.functional.interpolate(plate, size=(height, width), mode="area")
+    return TrainedModel(config, generator.eval(), face_generator.eval() if face_generator else None, plate, info)
 
 
 @torch.no_grad()
-def generate_sequence(model: TrainedModel, labels: Tensor, face_boxes: Tensor | None, use_face: bool = True) -> Tensor:
-    """(T, 3, H, W) labels in [0, 1] -> frames in [-1, 1], each fed the previous output (zeros first)."""
+def generate_sequence(
+    model: TrainedModel, labels: Tensor, face_boxes: Tensor | None, use_face: bool = True, alphas: list[float] | None = None
+) -> Tensor:
+    """(T, 3, H, W) labels in [0, 1] -> frames in [-1, 1], each fed the previous output (zeros first).
+
+    `alphas`, when given, receives each frame's mean alpha (compositing models only)."""
     prev = torch.zeros(1, 3, *labels.shape[-2:])
     frames = []
     for t in range(len(labels)):
-        out = model.generator(labels[t : t + 1], prev if model.config.temporal else torch.zeros_like(prev))[:, :3]
+        raw = model.generator(labels[t : t + 1], prev if model.config.temporal else torch.zeros_like(prev))
+        if alphas is not None and raw.shape[1] == 4:
+            alphas.append(float(alpha_of(raw).mean()))
+        out = composite(raw, model.plate)
         prev = out
         if use_face and model.face_generator is not None and face_boxes is not None:
             out = add_face_residual(out, labels[t : t + 1], face_boxes[t : t + 1], model.face_generator)
@@ -97,11 +112,31 @@ def score(fake: Tensor, real: Tensor, dataset: Dataset, frames: range) -> EvalRe
     )
 
 
-def mean_image_l1(dataset: Dataset, train_end: int, held_out: range) -> float:
-    """L1 (in [-1, 1] units) of always answering the mean training frame: the bar to beat."""
-    mean = images_to_tensor(np.asarray(dataset.frames[:train_end]).mean(axis=0, keepdims=True).round().astype(np.uint8))
+def nearest_pose_frames(dataset: Dataset, train_end: int, held_out: range) -> np.ndarray:
+    """For each held-out frame, the training frame whose pose is closest (mean distance over the
+    joints seen in both); the poses share the target's pixel frame, so no normalization is needed."""
+    poses = dataset.poses
+    train_points, train_valid = poses.keypoints[:train_end], poses.valid[:train_end]
+    picks = []
+    for t in held_out:
+        both = train_valid & poses.valid[t]
+        dist = np.linalg.norm(np.nan_to_num(train_points - poses.keypoints[t]), axis=-1)
+        mean = np.where(both.any(axis=1), (dist * both).sum(axis=1) / np.maximum(both.sum(axis=1), 1), np.inf)
+        picks.append(int(np.argmin(mean)))
+    return np.asarray(picks)
+
+
+def baseline_l1(dataset: Dataset, train_end: int, held_out: range) -> dict[str, float]:
+    """L1 (in [-1, 1] units) of three answers that need no generator: the bars a model must beat.
+
+    mean_image: the mean training frame; plate: the background plate alone; nearest_pose: a copy
+    of the training frame with the closest pose (strong when held-out frames resemble training ones).
+    """
     real = images_to_tensor(np.asarray(dataset.frames[held_out.start : held_out.stop]))
-    return float((real - mean).abs().mean())
+    mean = images_to_tensor(np.asarray(dataset.frames[:train_end]).mean(axis=0, keepdims=True).round().astype(np.uint8))
+    nearest = images_to_tensor(np.asarray(dataset.frames[nearest_pose_frames(dataset, train_end, held_out)]))
+    plate = images_to_tensor(dataset.plate[None])
+    return {name: float((real - answer).abs().mean()) for name, answer in (("mean_image", mean), ("plate", plate), ("nearest_pose", nearest))}
 
 
 def evaluate_run(run_dir: str | Path) -> dict[str, object]:
@@ -119,17 +154,20 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
     boxes = torch.from_numpy(np.asarray(dataset.face_boxes[start:stop], np.int64))
     rows: dict[str, EvalResult] = {}
     body_name = "temporal" if model.config.temporal else "frame-by-frame"
-    rows[body_name] = score(generate_sequence(model, labels, boxes, use_face=False), real, dataset, held_out)
+    alphas: list[float] = []
+    rows[body_name] = score(generate_sequence(model, labels, boxes, use_face=False, alphas=alphas), real, dataset, held_out)
     if model.face_generator is not None:
         rows[model.row_name] = score(generate_sequence(model, labels, boxes), real, dataset, held_out)
-    return {"rows": rows, "mean_image_l1": mean_image_l1(dataset, start, held_out), "held_out": [start, stop]}
+    coverage = float(np.mean(alphas)) if alphas else None
+    return {"rows": rows, "baselines": baseline_l1(dataset, start, held_out), "alpha_coverage": coverage, "held_out": [start, stop]}
 
 
 def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
     path = run_dir / "eval.json"
     payload = {
         "rows": {name: row.as_dict() for name, row in result["rows"].items()},  # type: ignore[union-attr]
-        "mean_image_l1": result["mean_image_l1"],
+        "baselines": result["baselines"],
+        "alpha_coverage": result["alpha_coverage"],
         "held_out": result["held_out"],
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")

@@ -24,9 +24,10 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from shared.checkpoint import CheckpointStore, load_module_state, load_optimizer_state, optimizer_state_tensors
+from shared.compositing import plate_to_tensor
 from shared.errors import DanceError
 from shared.model_config import ModelConfig, get_preset
-from shared.networks import LocalEnhancer, build_generator
+from shared.networks import build_generator
 from shared.vgg import load_vgg19
 from trainer.data import PairSampler, resize_pair_batch, split_frames, tensor_to_images
 from trainer.dataset import Dataset
@@ -45,6 +46,7 @@ class FitConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     temporal: bool = True
+    composite: bool = True  # RGB + alpha over the background plate (beyond the paper; off = the paper's generator)
     face: bool = True
     face_fraction: float = 0.2  # share of the budget for the face stage
     face_d_warmup: float = 0.1  # share of the face stage that trains only the face discriminator
@@ -78,8 +80,10 @@ class Progress:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def model_config_for(fit: FitConfig, image_size: tuple[int, int]) -> ModelConfig:
-    config = replace(get_preset(fit.preset), temporal=fit.temporal)
+def model_config_for(fit: FitConfig, image_size: tuple[int, int], static_background: bool = True) -> ModelConfig:
+    preset = get_preset(fit.preset)
+    generator = replace(preset.generator, composite=fit.composite and static_background)
+    config = replace(preset, temporal=fit.temporal, generator=generator)
     if config.image_size != tuple(image_size):
         raise DanceError(
             f"the dataset is {image_size[0]}x{image_size[1]} but preset {fit.preset!r} trains at "
@@ -127,7 +131,10 @@ class Trainer:
         self.device = device
         self.progress_bar = progress_bar
         self.rank, self.world = _rank()
-        self.config = model_config_for(fit, dataset.manifest.image_size)
+        self.config = model_config_for(fit, dataset.manifest.image_size, dataset.manifest.static_background)
+        if fit.composite and not self.config.generator.composite and self.rank == 0:
+            tqdm.write("compositing is off: the target's background is not static (see `prepare`'s plate residual)")
+        self.plate = plate_to_tensor(dataset.plate)
         self.plans = plan_stages(self.config, fit)
         self.split = split_frames(len(dataset))
         self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank)
@@ -166,19 +173,26 @@ class Trainer:
     def _stage_config(self, name: str) -> ModelConfig:
         return self.config.global_stage() if name == "global" else self.config
 
-    def _build(self, name: str, groups: dict[str, dict[str, torch.Tensor]] | None, info: dict | None) -> BodyStage | FaceStage:
-        """The stage's networks: fresh, or restored from `groups` when resuming inside it."""
+    def _build(self, name: str) -> BodyStage | FaceStage:
+        """The stage's networks, freshly initialised (the same way for every rank and every resume)."""
         torch.manual_seed(self.fit.seed)
         config = self._stage_config(name)
         generator = build_generator(config.generator)
-        if name == "local" and groups is not None and "global_generator" in groups and "generator" not in (groups or {}):
-            pass
-        body_config = self.config.global_stage() if name == "global" else self.config
-        body = BodyStage(body_config, generator, self.weights, self.vgg, self.fit.lr, self.fit.beta1)
+        body = BodyStage(
+            config, generator, self.weights, self.vgg, self.fit.lr, self.fit.beta1, self._plate_at(config.image_size)
+        )
         stage: BodyStage | FaceStage = body
         if name == "face":
             stage = FaceStage(self.config, body, self.weights, self.vgg, self.fit.lr, self.fit.beta1)
         return stage
+
+    def _plate_at(self, size: tuple[int, int]) -> torch.Tensor | None:
+        if not self.config.generator.composite:
+            return None
+        plate = self.plate
+        if tuple(plate.shape[-2:]) != (size[1], size[0]):
+            plate = torch.nn.functional.interpolate(plate, size=(size[1], size[0]), mode="area")
+        return plate.to(self.device)
 
     def _restore(self, stage: BodyStage | FaceStage, groups: dict, info: dict, same_stage: bool) -> None:
         if isinstance(stage, FaceStage):
@@ -202,6 +216,7 @@ class Trainer:
             groups[name] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
         for name, optimizer in stage.optimizers().items():
             groups[name], optimizer_info[name] = optimizer_state_tensors(optimizer)
+        groups["plate"] = {"image": self.plate}
         info = {
             "run": self.run_info(),
             "stage": self.plans[progress.stage_index].name,
@@ -246,36 +261,34 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.rank == 0:
             self._write_run_config()
-        latest = self.store.latest()
+            cv2.imwrite(str(self.run_dir / "plate.png"), cv2.cvtColor(self.dataset.plate, cv2.COLOR_RGB2BGR))
         progress = Progress()
-        groups: dict | None = None
+        groups: dict | None = None  # weights (and optimiser state) the next stage starts from
         info: dict | None = None
-        if latest is not None:
+        if self.store.latest() is not None:
             groups, info = self.store.load_latest()
             progress = Progress(**info["progress"])
-        previous_generator: dict[str, torch.Tensor] | None = groups.get("generator") if groups else None
 
         while progress.stage_index < len(self.plans):
             plan = self.plans[progress.stage_index]
-            stage = self._build(plan.name, groups, info)
-            resuming_here = info is not None and info["stage"] == plan.name and (progress.stage_step > 0)
+            stage = self._build(plan.name)
+            self._to_device(stage)
+            resuming_here = info is not None and info.get("stage") == plan.name and progress.stage_step > 0
             if groups is not None:
                 if plan.name == "local" and not resuming_here:
-                    assert isinstance(stage.generator, LocalEnhancer)  # type: ignore[union-attr]
                     stage.generator.load_global_state(groups["generator"])  # type: ignore[union-attr]
                 else:
                     self._restore(stage, groups, info or {}, same_stage=resuming_here)
-            self._to_device(stage)
             self.stage = stage
             self._run_stage(plan, stage, progress)
-            self._checkpoint(stage, progress) if progress.stage_step > 0 else None
+            if progress.stage_step > 0:
+                self._checkpoint(stage, progress)
             groups, info = self._snapshot(stage, plan.name)
-            previous_generator = groups["generator"]
             progress.stage_index += 1
             progress.stage_step = 0
             progress.stage_seconds = 0.0
         if self.rank == 0 and progress.total_step > 0:
-            self._checkpoint_final(previous_generator, progress)
+            self._mark_finished(progress)
         if self.writer is not None:
             self.writer.close()
         return progress
@@ -288,11 +301,8 @@ class Trainer:
         groups = {n: {k: v.detach().cpu() for k, v in m.state_dict().items()} for n, m in modules.items()}
         return groups, {"stage": name}
 
-    def _checkpoint_final(self, generator_state: dict | None, progress: Progress) -> None:
-        """Mark the run finished: the last checkpoint already holds the final weights."""
-        latest = self.store.latest()
-        if latest is None:
-            return
+    def _mark_finished(self, progress: Progress) -> None:
+        """Record in the last checkpoint (which holds the final weights) that the run is complete."""
         groups, info = self.store.load_latest()
         info["progress"] = asdict(progress)
         info["finished"] = True

@@ -1,7 +1,8 @@
 """`dance-train prepare`: a target video in, a training dataset (see trainer/dataset.py) out.
 
 video -> MediaPipe poses -> 7-frame median smoothing -> one crop window around the person ->
-cropped frames + rendered labels + face boxes + normalization stats + a contact sheet.
+cropped frames + person masks + rendered labels + face boxes + normalization stats + the
+background plate + a contact sheet.
 
 The dataset is built in a hidden sibling folder and renamed into place at the end, so an interrupted
 run never leaves a folder that looks complete, and a failed one leaves nothing.
@@ -28,6 +29,9 @@ from shared.render import contact_sheet, overlay, render_label
 from shared.smoothing import median_smooth
 from shared.video import probe_video, read_frames
 from trainer.dataset import DATASET_FORMAT_VERSION, MANIFEST_NAME, DatasetManifest
+from trainer.plate import STATIC_RESIDUAL_LIMIT, estimate_plate
+
+MASK_WORK_SIDE = 512  # person masks are kept at most this large until the crop is known
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,17 @@ def prepare_dataset(
 def _build(
     video: Path, source_size: tuple[int, int], fps: float, video_sha: str, folder: Path, config: PrepareConfig, progress: bool
 ) -> DatasetManifest:
-    raw = extract_poses(video, EstimatorConfig(holistic=config.holistic), progress=progress)
+    mask_scale = min(1.0, MASK_WORK_SIDE / max(source_size))
+    mask_size = (max(1, round(source_size[0] * mask_scale)), max(1, round(source_size[1] * mask_scale)))
+    full_masks = np.lib.format.open_memmap(
+        folder / "masks_full.npy", mode="w+", dtype=np.uint8, shape=(max(1, _frame_budget(video)), mask_size[1], mask_size[0])
+    )
+
+    def keep_mask(index: int, mask: np.ndarray) -> None:
+        if index < len(full_masks):
+            full_masks[index] = (cv2.resize(mask, mask_size, interpolation=cv2.INTER_AREA) * 255).round().astype(np.uint8)
+
+    raw = extract_poses(video, EstimatorConfig(holistic=config.holistic), progress=progress, on_mask=keep_mask)
     found = int(raw.present.sum())
     if found < config.min_person_fraction * len(raw):
         raise DanceError(f"{video}: a person was found in only {found} of {len(raw)} frames; a target video must show one person")
@@ -109,12 +123,26 @@ def _build(
     shape = (len(poses), height, width, 3)
     frames = np.lib.format.open_memmap(folder / "frames.npy", mode="w+", dtype=np.uint8, shape=shape)
     labels = np.lib.format.open_memmap(folder / "labels.npy", mode="w+", dtype=np.uint8, shape=shape)
+    masks = np.lib.format.open_memmap(folder / "masks.npy", mode="w+", dtype=np.uint8, shape=shape[:3])
+    mask_window = window.scaled(mask_scale)
     decoded = read_frames(video, max_frames=len(poses))
     for t, rgb in enumerate(tqdm(decoded, total=len(poses), desc="frames", unit="frame", disable=not progress)):
         frames[t] = window.apply(rgb, config.size)
         labels[t] = render_label(poses[t], config.size)
-    frames.flush()
-    labels.flush()
+        if t < len(full_masks):
+            masks[t] = mask_window.apply(full_masks[t], config.size)
+    for array in (frames, labels, masks):
+        array.flush()
+    del full_masks
+    (folder / "masks_full.npy").unlink()
+
+    plate = estimate_plate(frames, masks)
+    cv2.imwrite(str(folder / "plate.png"), cv2.cvtColor(plate.plate, cv2.COLOR_RGB2BGR))
+    if not plate.static:
+        tqdm.write(
+            f"the background changes between frames (plate residual {plate.residual:.3f} > {STATIC_RESIDUAL_LIMIT}): "
+            "the camera seems to move, so compositing over a background plate will be off for this target"
+        )
 
     np.save(folder / "face_boxes.npy", face_boxes(poses))
     compute_stats(poses).save(folder / "norm_stats.json")
@@ -131,7 +159,14 @@ def _build(
         source_size=source_size,
         crop_window=window.to_dict(),
         settings=_settings(config),
+        plate_residual=plate.residual,
+        static_background=plate.static,
     )
+
+
+def _frame_budget(video: Path) -> int:
+    """Frames to reserve for masks: the header's count (MediaPipe's pass stops at the real end)."""
+    return probe_video(video).frame_count
 
 
 def _write_contact_sheet(path: Path, frames: np.ndarray, labels: np.ndarray, present: np.ndarray, rows: int) -> None:

@@ -20,6 +20,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from shared.compositing import composite
 from shared.face_residual import crop_faces
 from shared.model_config import ModelConfig
 from shared.networks import FaceGenerator, build_discriminator, build_face_discriminator
@@ -71,19 +72,22 @@ def frozen(*modules: nn.Module | None) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def _image(output: Tensor) -> Tensor:
-    """The RGB part of a generator's output."""
-    return output[:, :3]
-
-
 class BodyStage:
     """Generator + frame discriminator (+ temporal discriminator) and their optimisers."""
 
     def __init__(
-        self, config: ModelConfig, generator: nn.Module, weights: LossWeights, vgg: VGGLoss | None, lr: float, beta1: float
+        self,
+        config: ModelConfig,
+        generator: nn.Module,
+        weights: LossWeights,
+        vgg: VGGLoss | None,
+        lr: float,
+        beta1: float,
+        plate: Tensor | None = None,
     ) -> None:
         self.config = config
         self.generator = generator
+        self.plate = plate  # (1, 3, H, W) in [-1, 1] at this stage's size; used when the generator composites
         self.discriminator = build_discriminator(config.discriminator, input_nc=6)
         self.temporal_discriminator = build_discriminator(config.discriminator, input_nc=12) if config.temporal else None
         self.weights = weights
@@ -103,10 +107,14 @@ class BodyStage:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
 
+    def generate(self, label: Tensor, prev: Tensor) -> Tensor:
+        """One frame: the generator's output, composited over the plate when it outputs alpha."""
+        return composite(self.generator(label, prev), self.plate)
+
     def generate_pair(self, batch: PairBatch) -> tuple[Tensor, Tensor]:
         zeros = torch.zeros_like(batch.image_prev)
-        first = _image(self.generator(batch.label_prev, zeros))
-        second = _image(self.generator(batch.label, first if self.config.temporal else zeros))
+        first = self.generate(batch.label_prev, zeros)
+        second = self.generate(batch.label, first if self.config.temporal else zeros)
         return first, second
 
     def step(self, batch: PairBatch, lr: float) -> dict[str, float]:
