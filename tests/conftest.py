@@ -67,3 +67,14 @@ def synthetic_dataset(synthetic_video: Path, tmp_path_factory: pytest.TempPathFa
 
     folder, _ = prepare_dataset(synthetic_video, tmp_path_factory.mktemp("datasets") / "target", PrepareConfig(), progress=False)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A briefly trained `tiny` run (body + face, compositing) on the synthetic dancer."""
+    from trainer.fit import FitConfig
+    from trainer.train import run_fit
+
+    run = tmp_path_factory.mktemp("runs") / "target"
+    run_fit(synthetic_dataset, run, FitConfig(steps=6, use_vgg=False, checkpoint_every=100), device="cpu", progress=False)
+    return run

@@ -7,63 +7,18 @@ temporal flicker score and L1, beside the mean-training-image baseline that any 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from shared.checkpoint import CheckpointStore, load_module_state
-from shared.errors import DanceError
 from shared.compositing import alpha_of, composite
 from shared.face_residual import add_face_residual
-from shared.model_config import ModelConfig
-from shared.networks import FaceGenerator, build_generator
+from shared.trained import TrainedModel, load_trained
 from trainer.data import images_to_tensor, labels_to_tensor
 from trainer.dataset import Dataset
 from trainer.metrics import EvalResult, crop_boxes, crop_resized, flicker, keypoint_box, l1_error, psnr, ssim
-
-
-@dataclass
-class TrainedModel:
-    config: ModelConfig
-    generator: nn.Module
-    face_generator: nn.Module | None
-    plate: Tensor | None  # (1, 3, H, W) in [-1, 1] when the generator composites
-    info: dict
-
-    @property
-    def row_name(self) -> str:
-        name = "temporal" if self.config.temporal else "frame-by-frame"
-        return name + (" + face" if self.face_generator is not None else "")
-
-
-def load_trained(run_dir: str | Path) -> TrainedModel:
-    """The run's latest body (and face) generator, in eval mode on the CPU."""
-    run_dir = Path(run_dir)
-    store = CheckpointStore(run_dir / "checkpoints")
-    if store.latest() is None:
-        raise DanceError(f"{run_dir}: no checkpoint found; train it with `dance-train fit`")
-    groups, info = store.load_latest()
-    config = ModelConfig.from_dict(info["run"]["model"])
-    stage = info.get("stage", "global")
-    gen_config = config.global_stage().generator if stage == "global" else config.generator
-    generator = build_generator(gen_config)
-    load_module_state(generator, groups["generator"])
-    face_generator = None
-    if "face_generator" in groups:
-        face_generator = FaceGenerator(config.face)
-        load_module_state(face_generator, groups["face_generator"])
-    if stage == "global" and config.generator.n_local:
-        config = config.global_stage()
-    plate = None
-    if config.generator.composite:
-        plate = groups["plate"]["image"]
-        width, height = config.image_size
-        if tuple(plate.shape[-2:]) != (height, width):
-            plate = torch.nn.functional.interpolate(plate, size=(height, width), mode="area")
-    return TrainedModel(config, generator.eval(), face_generator.eval() if face_generator else None, plate, info)
 
 
 @torch.no_grad()
