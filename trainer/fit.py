@@ -50,6 +50,7 @@ class FitConfig:
     face: bool = True
     face_fraction: float = 0.2  # share of the budget for the face stage
     face_d_warmup: float = 0.1  # share of the face stage that trains only the face discriminator
+    gan_warmup: float = 0.25  # share of each body stage trained on reconstruction only (0 = the paper)
     use_vgg: bool = True
     vgg_weights: str | None = None
     lambda_l1: float = 10.0
@@ -185,6 +186,10 @@ class Trainer:
         if name == "face":
             stage = FaceStage(self.config, body, self.weights, self.vgg, self.fit.lr, self.fit.beta1)
         return stage
+
+    def _can_warm_up(self) -> bool:
+        """A reconstruction-only warm-up needs a reconstruction loss."""
+        return self.fit.lambda_l1 > 0 or self.vgg is not None
 
     def _plate_at(self, size: tuple[int, int]) -> torch.Tensor | None:
         if not self.config.generator.composite:
@@ -332,7 +337,7 @@ class Trainer:
             if isinstance(stage, FaceStage):
                 losses = stage.step(batch, lr, discriminator_only=fraction < self.fit.face_d_warmup)
             else:
-                losses = stage.step(batch, lr)
+                losses = stage.step(batch, lr, adversarial=fraction >= self.fit.gan_warmup or not self._can_warm_up())
             progress.stage_step += 1
             progress.total_step += 1
             progress.stage_seconds += time.perf_counter() - started

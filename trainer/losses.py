@@ -91,7 +91,7 @@ def _as_floats(losses: object) -> dict[str, float]:
 class GeneratorLosses:
     """The generator's loss terms, each already weighted; a term that is switched off is None."""
 
-    gan: Tensor
+    gan: Tensor | None = None  # None during a reconstruction-only warm-up
     feat: Tensor | None = None
     vgg: Tensor | None = None
     temporal_gan: Tensor | None = None

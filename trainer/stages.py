@@ -117,7 +117,9 @@ class BodyStage:
         second = self.generate(batch.label, first if self.config.temporal else zeros)
         return first, second
 
-    def step(self, batch: PairBatch, lr: float) -> dict[str, float]:
+    def step(self, batch: PairBatch, lr: float, adversarial: bool = True) -> dict[str, float]:
+        """One update. `adversarial=False` is the reconstruction-only warm-up: no discriminators, only
+        the L1 and VGG terms, so early CPU minutes go to getting the person roughly right fast."""
         for optimizer in (self.optimizer_g, self.optimizer_d):
             set_lr(optimizer, lr)
         fake_prev, fake = self.generate_pair(batch)
@@ -126,8 +128,35 @@ class BodyStage:
         fakes = torch.cat([fake_prev, fake])
         temporal_real = torch.cat([batch.label_prev, batch.label, batch.image_prev, batch.image], 1)
         temporal_fake = torch.cat([batch.label_prev, batch.label, fake_prev, fake], 1)
+        log: dict[str, float] = {}
+        if adversarial:
+            d_real, d_log = self._discriminator_step(labels, reals, fakes, temporal_real, temporal_fake)
+            log.update(d_log)
 
-        # Discriminators.
+        with frozen(self.discriminator, self.temporal_discriminator):
+            losses = GeneratorLosses(
+                vgg=self.weights.vgg * self.vgg(fakes, reals) if self.vgg is not None and self.weights.vgg else None,
+                l1=self.weights.l1 * F.l1_loss(fakes, reals) if self.weights.l1 else None,
+            )
+            if adversarial:
+                g_fake = self.discriminator(torch.cat([labels, fakes], 1))
+                disc = self.config.discriminator
+                losses.gan = lsgan_loss(g_fake, True)
+                losses.feat = feature_matching_loss(g_fake, d_real, disc.num_D, disc.n_layers)
+                if self.temporal_discriminator is not None:
+                    losses.temporal_gan = lsgan_loss(self.temporal_discriminator(temporal_fake), True)
+            self.optimizer_g.zero_grad(set_to_none=True)
+            losses.total().backward()
+            average_gradients(self.generator)
+            self.optimizer_g.step()
+        log.update({f"g_{k}": v for k, v in losses.as_dict().items()})
+        return log
+
+    def _discriminator_step(
+        self, labels: Tensor, reals: Tensor, fakes: Tensor, temporal_real: Tensor, temporal_fake: Tensor
+    ) -> tuple[list[list[Tensor]], dict[str, float]]:
+        """Update the frame (and temporal) discriminators; returns D's features on the real frames
+        (the generator's feature-matching targets) and the losses for logging."""
         d_real = self.discriminator(torch.cat([labels, reals], 1))
         d_fake = self.discriminator(torch.cat([labels, fakes.detach()], 1))
         d_losses = DiscriminatorLosses(lsgan_loss(d_real, True), lsgan_loss(d_fake, False))
@@ -146,28 +175,7 @@ class BodyStage:
         if self.temporal_discriminator is not None:
             average_gradients(self.temporal_discriminator)
         self.optimizer_d.step()
-
-        # Generator.
-        with frozen(self.discriminator, self.temporal_discriminator):
-            g_fake = self.discriminator(torch.cat([labels, fakes], 1))
-            disc = self.config.discriminator
-            losses = GeneratorLosses(
-                gan=lsgan_loss(g_fake, True),
-                feat=feature_matching_loss(g_fake, d_real, disc.num_D, disc.n_layers),
-                vgg=self.weights.vgg * self.vgg(fakes, reals) if self.vgg is not None and self.weights.vgg else None,
-                temporal_gan=(
-                    lsgan_loss(self.temporal_discriminator(temporal_fake), True)
-                    if self.temporal_discriminator is not None
-                    else None
-                ),
-                l1=self.weights.l1 * F.l1_loss(fakes, reals) if self.weights.l1 else None,
-            )
-            self.optimizer_g.zero_grad(set_to_none=True)
-            losses.total().backward()
-            average_gradients(self.generator)
-            self.optimizer_g.step()
-        log.update({f"g_{k}": v for k, v in losses.as_dict().items()})
-        return log
+        return d_real, log
 
 
 class FaceStage:

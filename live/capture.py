@@ -1,0 +1,314 @@
+"""Frame sources (camera, video file, frames pushed by a server) and the thread that reads them.
+
+The capture thread stamps every frame with the moment it was read, so the pipeline measures its
+latency instead of guessing it, and hands it on through a `LatestSlot`: for a camera (or a file
+paced to real time) a frame the pipeline has not picked up yet is replaced by the newer one;
+for a file read as fast as possible every frame is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from live.slots import LatestSlot
+from shared.errors import DanceError
+from shared.video import probe_video, read_frames
+
+
+@dataclass(frozen=True)
+class Frame:
+    image: np.ndarray  # HxWx3 uint8 RGB
+    index: int  # position in the source's stream (dropped frames count too)
+    media_time: float  # seconds on the source's own clock (smoothing needs real motion speeds)
+    captured: float  # time.perf_counter() right after the read: latency is measured from here
+
+
+class FrameSource(Protocol):
+    name: str  # for messages: "camera 0", a file name
+    fps: float  # nominal frame rate
+    live: bool  # frames come at their own pace, so stale ones are dropped rather than queued
+
+    @property
+    def size(self) -> tuple[int, int] | None: ...  # (width, height) when known before the first frame
+
+    @property
+    def finished(self) -> bool: ...  # no frame will ever come again (a camera never finishes)
+
+    def read(self) -> np.ndarray | None: ...  # the next RGB frame; None when finished or failing
+
+    def reopen(self) -> bool: ...  # try again after failures; True when the source works again
+
+    def close(self) -> None: ...
+
+
+class VideoFileSource:
+    """The frames of a video file, decoded in order."""
+
+    live = False
+
+    def __init__(self, path: str | Path, max_frames: int | None = None) -> None:
+        info = probe_video(path)  # a DanceError for anything that is not a video
+        self.path = Path(path)
+        self.name = self.path.name
+        self.fps = info.fps
+        self._size = info.size
+        self._frames: Iterator[np.ndarray] = read_frames(path, max_frames)
+        self._finished = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def read(self) -> np.ndarray | None:
+        frame = next(self._frames, None)
+        self._finished = frame is None
+        return frame
+
+    def reopen(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence native code writing to fd 2 (OpenCV's camera probing prints WARN/ERROR lines that
+    would bury the one error line the user should see)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (e.g. captured output): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class CameraSource:
+    """An OpenCV camera (V4L2 on Linux). A failed read is reported as None, and `reopen` tries to
+    open the device again, so a camera unplugged for a moment can come back."""
+
+    live = True
+    finished = False
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.name = f"camera {index}"
+        device = Path(f"/dev/video{index}")
+        if sys.platform.startswith("linux") and not device.exists():
+            raise DanceError(f"camera {index} does not exist ({device} not found); plug a camera in, pick another --camera, or use --source VIDEO")
+        self._capture = self._open()
+        if self._capture is None:
+            raise DanceError(f"camera {index} could not be opened (busy, or no permission?); close other programs using it or use --source VIDEO")
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
+        width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self._size = (width, height) if width > 0 and height > 0 else None
+
+    def _open(self) -> cv2.VideoCapture | None:
+        with _quiet_stderr():
+            capture = cv2.VideoCapture(self.index)
+        if capture.isOpened():
+            return capture
+        capture.release()
+        return None
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        return self._size
+
+    def read(self) -> np.ndarray | None:
+        if self._capture is None:
+            return None
+        ok, bgr = self._capture.read()
+        if not ok or bgr is None:
+            return None
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def reopen(self) -> bool:
+        self.close()
+        self._capture = self._open()
+        return self._capture is not None
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class IterSource:
+    """Frames from any iterable of RGB arrays (tests, generated footage)."""
+
+    def __init__(self, frames: Iterable[np.ndarray], fps: float = 30.0, live: bool = False, name: str = "frames") -> None:
+        self.name = name
+        self.fps = fps
+        self.live = live
+        self._frames = iter(frames)
+        self._finished = False
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        return None
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def read(self) -> np.ndarray | None:
+        frame = next(self._frames, None)
+        self._finished = frame is None
+        return frame
+
+    def reopen(self) -> bool:
+        return not self._finished
+
+    def close(self) -> None:
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+
+
+class PushSource:
+    """Frames pushed in by another component (the WebRTC server's mirror sessions): the capture
+    thread reads the newest one; frames pushed faster than they are read are dropped."""
+
+    live = True
+
+    def __init__(self, fps: float = 30.0, name: str = "pushed frames") -> None:
+        self.name = name
+        self.fps = fps
+        self._slot: LatestSlot[np.ndarray] = LatestSlot(latest_wins=True)
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        return None
+
+    @property
+    def finished(self) -> bool:
+        return self._slot.closed
+
+    def push(self, frame_rgb: np.ndarray) -> bool:
+        return self._slot.put(frame_rgb)
+
+    def read(self) -> np.ndarray | None:
+        while not self._slot.closed:
+            frame = self._slot.get(timeout=0.5)
+            if frame is not None:
+                return frame
+        return None
+
+    def reopen(self) -> bool:
+        return not self._slot.closed
+
+    def close(self) -> None:
+        self._slot.close()
+
+
+def open_source(camera: int | None = None, video: str | Path | None = None, max_frames: int | None = None) -> FrameSource:
+    """The camera or the video file the command line names (exactly one of them)."""
+    if (camera is None) == (video is None):
+        raise DanceError("give either --camera N or --source VIDEO")
+    if camera is not None:
+        return CameraSource(camera)
+    return VideoFileSource(video, max_frames)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    pace_fps: float | None = None  # deliver a file's frames at this rate, like a camera would
+    retry_interval: float = 0.5  # seconds between attempts to reopen a failing camera
+    stall_timeout: float = 5.0  # give up after this long without a frame
+
+
+class CaptureThread(threading.Thread):
+    """Reads the source into a slot until the source finishes, fails for good, or `stop()`.
+
+    A live source that fails is reopened every `retry_interval` seconds for up to `stall_timeout`;
+    after that `stalled` is set and the slot closed, which ends the pipeline cleanly.
+    """
+
+    def __init__(
+        self, source: FrameSource, slot: LatestSlot[Frame], config: CaptureConfig | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        super().__init__(name="capture", daemon=True)  # daemon: a read stuck in a driver cannot block exit
+        self.source = source
+        self.slot = slot
+        self.config = config or CaptureConfig()
+        self.log = log
+        self.stalled = False
+        self.error: BaseException | None = None
+        self.frames_read = 0
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.slot.close()
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread, which re-raises it
+            self.error = err
+        finally:
+            self.slot.close()
+
+    def _loop(self) -> None:
+        start = time.perf_counter()
+        pace = self.config.pace_fps
+        while not self._stop_event.is_set():
+            image = self.source.read()
+            if image is None:
+                if self.source.finished or not self.source.live or not self._recover():
+                    return
+                continue
+            index = self.frames_read
+            self.frames_read += 1
+            if pace:
+                delay = start + index / pace - time.perf_counter()
+                if delay > 0 and self._stop_event.wait(delay):
+                    return
+            now = time.perf_counter()
+            media_time = now - start if self.source.live else index / self.source.fps
+            if not self.slot.put(Frame(image, index, media_time, now)):
+                return
+
+    def _recover(self) -> bool:
+        """Reopen a failing live source until it delivers again (True) or `stall_timeout` passes."""
+        config = self.config
+        self.log(f"{self.source.name} stopped delivering frames; retrying for up to {config.stall_timeout:g} s")
+        deadline = time.perf_counter() + config.stall_timeout
+        while not self._stop_event.wait(config.retry_interval):
+            if self.source.reopen():
+                image_ok = self.source.read()
+                if image_ok is not None:
+                    self.log(f"{self.source.name} is delivering frames again")
+                    return True
+            if time.perf_counter() >= deadline:
+                self.stalled = True
+                return False
+        return False

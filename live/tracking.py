@@ -1,0 +1,80 @@
+"""Camera frame -> the person's pose in the model's label frame, smoothed online.
+
+MediaPipe runs on the full camera frame (in tracking mode, so it follows the person from frame to
+frame); the keypoints are then mapped into the label frame (the camera frame letterboxed to the
+model's aspect, exactly as `full_frame_window` crops it) and smoothed with the One Euro filter.
+Smoothing happens in label pixels, so the filter's speed threshold can be set for the label size
+(an affine map before or after the filter is the same thing once beta is scaled to match).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared.errors import DanceError
+from shared.extract import EstimatorConfig, PoseEstimator
+from shared.framing import CropWindow, full_frame_window
+from shared.pose import PoseFrame, PoseSequence
+from shared.skeleton import SCHEMAS
+from shared.smoothing import OneEuroPoseFilter
+
+# OneEuroPoseFilter's beta is tuned for labels about 512 px on their short side; beta is in
+# 1 / (px/s), so it scales inversely with the label size.
+ONE_EURO_REFERENCE_SIDE = 512
+ONE_EURO_BETA = 0.05
+ONE_EURO_MIN_CUTOFF = 1.0
+
+
+def estimator_config(schema_tag: str) -> EstimatorConfig:
+    """The pose estimator that produces the model's skeleton, or a clear error when none does."""
+    for holistic in (False, True):
+        config = EstimatorConfig(holistic=holistic)
+        if config.schema.tag == schema_tag:
+            return config
+    known = ", ".join(sorted(SCHEMAS))
+    raise DanceError(
+        f"the model was trained on skeleton schema {schema_tag!r}, but the live pose estimator gives only {known}; "
+        "use a model trained (and exported) with this version of dancenow"
+    )
+
+
+class PoseTracker:
+    """One stream's pose estimator, letterbox mapping and One Euro filter (call `reset` on a cut)."""
+
+    def __init__(self, schema_tag: str, label_size: tuple[int, int], min_cutoff: float = ONE_EURO_MIN_CUTOFF) -> None:
+        self.label_size = (int(label_size[0]), int(label_size[1]))
+        self.estimator = PoseEstimator(estimator_config(schema_tag))
+        beta = ONE_EURO_BETA * ONE_EURO_REFERENCE_SIDE / min(self.label_size)
+        self.filter = OneEuroPoseFilter(min_cutoff=min_cutoff, beta=beta)
+        self._windows: dict[tuple[int, int], CropWindow] = {}
+
+    @property
+    def schema(self):  # noqa: ANN201 - SkeletonSchema
+        return self.estimator.config.schema
+
+    def window(self, frame_size: tuple[int, int]) -> CropWindow:
+        """Where the label frame lies in a camera frame of this size (the size may change mid-stream)."""
+        if frame_size not in self._windows:
+            self._windows[frame_size] = full_frame_window(frame_size, self.label_size)
+        return self._windows[frame_size]
+
+    def estimate(self, image: np.ndarray) -> PoseFrame:
+        """MediaPipe on the camera frame; the pose is in the frame's pixels."""
+        return self.estimator(image)
+
+    def to_label(self, pose: PoseFrame, frame_size: tuple[int, int], media_time: float) -> PoseFrame:
+        """The pose mapped into the label frame and smoothed; a frame without a person stays empty."""
+        seq = PoseSequence.from_frames([pose], frame_size, 30.0, self.schema)
+        mapped = self.window(frame_size).map_poses(seq, self.label_size)[0]
+        return self.filter(mapped, media_time)
+
+    def __call__(self, image: np.ndarray, media_time: float) -> PoseFrame:
+        height, width = image.shape[:2]
+        return self.to_label(self.estimate(image), (width, height), media_time)
+
+    def reset(self) -> None:
+        self.estimator.reset()
+        self.filter.reset()
+
+    def close(self) -> None:
+        self.estimator.close()
