@@ -261,6 +261,7 @@ class CaptureThread(threading.Thread):
         self.config = config or CaptureConfig()
         self.log = log
         self.stalled = False
+        self.recovering = False  # reopening a failing source right now
         self.error: BaseException | None = None
         self.frames_read = 0
         self._stop_event = threading.Event()
@@ -301,14 +302,16 @@ class CaptureThread(threading.Thread):
         """Reopen a failing live source until it delivers again (True) or `stall_timeout` passes."""
         config = self.config
         self.log(f"{self.source.name} stopped delivering frames; retrying for up to {config.stall_timeout:g} s")
+        self.recovering = True
         deadline = time.perf_counter() + config.stall_timeout
-        while not self._stop_event.wait(config.retry_interval):
-            if self.source.reopen():
-                image_ok = self.source.read()
-                if image_ok is not None:
+        try:
+            while not self._stop_event.wait(config.retry_interval):
+                if self.source.reopen() and self.source.read() is not None:
                     self.log(f"{self.source.name} is delivering frames again")
                     return True
-            if time.perf_counter() >= deadline:
-                self.stalled = True
-                return False
-        return False
+                if time.perf_counter() >= deadline:
+                    self.stalled = True
+                    return False
+            return False
+        finally:
+            self.recovering = False

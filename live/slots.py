@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -26,6 +27,7 @@ class LatestSlot(Generic[T]):
     def __init__(self, latest_wins: bool = True) -> None:
         self.latest_wins = latest_wins
         self.dropped = 0  # items replaced before the consumer took them
+        self.taken_at: float | None = None  # time.perf_counter() of the consumer's last take
         self._item: T | None = None
         self._full = False
         self._closed = False
@@ -62,8 +64,16 @@ class LatestSlot(Generic[T]):
             if not self._full:
                 return None
             item, self._item, self._full = self._item, None, False
+            self.taken_at = time.perf_counter()
             self._cond.notify_all()
             return item
+
+    def wait_empty(self, timeout: float | None = None) -> bool:
+        """Wait until the consumer has taken the item (True), or the slot closed / time ran out (False).
+        Lets a producer start its next item only when it will be wanted."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._full or self._closed, timeout)
+            return not self._full and not self._closed
 
     def close(self) -> None:
         """No more items: a waiting consumer gets what is left, then None; producers stop."""

@@ -57,7 +57,7 @@ class LiveStats:
         now = time.perf_counter() if now is None else now
         with self._lock:
             if self._started is None:
-                self._started = captured
+                self._started = now
             self._last = now
             self._latency.append(now - captured)
             self._done_at.append(now)

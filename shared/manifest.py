@@ -219,6 +219,7 @@ class EngineManifest:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(self.to_json(), indent=2) + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would survive the rename
         os.replace(tmp, path)
         return path
 

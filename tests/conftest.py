@@ -78,3 +78,12 @@ def tiny_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) 
     run = tmp_path_factory.mktemp("runs") / "target"
     run_fit(synthetic_dataset, run, FitConfig(steps=6, use_vgg=False, checkpoint_every=100), device="cpu", progress=False)
     return run
+
+
+@pytest.fixture(scope="session")
+def real_dataset(real_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real Pose2Sim clip prepared at the tiny preset's size."""
+    from trainer.prepare import PrepareConfig, prepare_dataset
+
+    folder, _ = prepare_dataset(real_clip, tmp_path_factory.mktemp("datasets") / "cam01", PrepareConfig(), progress=False)
+    return folder

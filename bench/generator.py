@@ -1,0 +1,180 @@
+"""Body generator speed per backend: ms/frame, fps, and achieved GFLOP/s against this machine's peak.
+
+    .venv/bin/python bench/generator.py [--presets tiny,small] [--frames 20]
+
+For each preset (tiny and small; paper only on a GPU), an untrained generator of that preset's size
+with compositing (what `dance-train fit` trains by default) is run by:
+  - torch eager, the paper's way (the baseline): the model called once per frame, fp32, under
+    `torch.no_grad()` only, fed its own previous output;
+  - onnxruntime fp32 and fp16 on the graphs `dance-export` writes, with the runtime's session options;
+  - TensorRT fp16, where an NVIDIA GPU and the tensorrt package are present.
+Backends take turns frame by frame, so load from other processes on a shared machine slows them
+alike. FLOPs are 2 x the multiply-accumulates of every convolution (counted with forward hooks),
+compared with the fp32 matmul peak (torch.mm of 2048x2048, median) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import onnxruntime as ort
+import torch
+from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from export.fp16 import convert_to_fp16  # noqa: E402
+from export.onnx_export import BodyGraph, body_inputs, export_body  # noqa: E402
+from shared.manifest import BODY_OUTPUT, GraphEntry, TensorSpec  # noqa: E402
+from shared.model_config import get_preset  # noqa: E402
+from shared.networks import build_generator  # noqa: E402
+from shared.runtime import OrtGraph, TensorRTGraph, build_tensorrt_plan, cpu_threads, tensorrt_problem  # noqa: E402
+
+Step = Callable[[Tensor], Tensor]  # prev -> frame
+
+
+def matmul_peak_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
+    """Median fp32 GFLOP/s of an n x n matmul: the practical peak these cores (or this GPU) reach."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # the fp32 peak, not TF32's
+    times = []
+    for i in range(repeats + 2):
+        _sync(device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        if i >= 2:
+            times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def conv_macs(module: nn.Module, *inputs: Tensor) -> int:
+    """Multiply-accumulates of every Conv2d / ConvTranspose2d in one forward pass."""
+    total = 0
+
+    def count(layer: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> None:
+        nonlocal total
+        kernel = layer.weight.shape[2] * layer.weight.shape[3]
+        if isinstance(layer, nn.ConvTranspose2d):  # every input pixel scatters into out_channels x kernel
+            total += args[0].numel() * (layer.out_channels // layer.groups) * kernel
+        else:  # every output pixel gathers in_channels x kernel
+            total += out.numel() * (layer.in_channels // layer.groups) * kernel
+
+    hooks = [m.register_forward_hook(count) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        module(*inputs)
+    for hook in hooks:
+        hook.remove()
+    return total
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _entry(path: Path, precision: str, example: dict[str, Tensor]) -> GraphEntry:
+    inputs = tuple(TensorSpec(name, tuple(t.shape)) for name, t in example.items())
+    output = TensorSpec(BODY_OUTPUT, tuple(example["label"].shape))
+    return GraphEntry("body", precision, path.name, inputs, (output,), {})
+
+
+def backends(preset: str, folder: Path, device: torch.device) -> tuple[dict[str, Step], int, tuple[int, int]]:
+    """The steps to time for one preset, its conv MACs per frame, and its image size."""
+    config = get_preset(preset)
+    width, height = config.image_size
+    torch.manual_seed(0)
+    generator = build_generator(dataclasses.replace(config.generator, composite=True)).eval()
+    label = torch.rand(1, 3, height, width)
+    plate = torch.rand(1, 3, height, width) * 2 - 1
+    macs = conv_macs(generator, label, torch.zeros_like(label))
+
+    fp32 = folder / f"{preset}.onnx"
+    fp16 = folder / f"{preset}.fp16.onnx"
+    export_body(generator, True, (width, height), fp32, opset=17)
+    convert_to_fp16(fp32, fp16)
+    example = dict(zip(body_inputs(True), (label, label, plate)))
+
+    eager = BodyGraph(generator, composites=True).to(device).eval()
+    label_d, plate_d = label.to(device), plate.to(device)
+
+    def torch_eager(prev: Tensor) -> Tensor:
+        with torch.no_grad():
+            return eager(label_d, prev, plate_d)
+
+    steps: dict[str, Step] = {"torch eager fp32 (paper)": torch_eager}
+    for name, path, precision in (("onnxruntime fp32", fp32, "fp32"), ("onnxruntime fp16", fp16, "fp16")):
+        graph = OrtGraph(path, _entry(path, precision, example), device)
+        steps[name] = lambda prev, graph=graph: graph(label=label_d, prev=prev, plate=plate_d)
+    if device.type == "cuda" and tensorrt_problem() is None:
+        plan = folder / f"{preset}.fp16.plan"
+        build_tensorrt_plan(fp32, plan, fp16=True)
+        graph = TensorRTGraph(plan, _entry(fp32, "fp16", example), device)
+        steps["tensorrt fp16"] = lambda prev, graph=graph: graph(label=label_d, prev=prev, plate=plate_d)
+    return steps, macs, (width, height)
+
+
+def time_steps(steps: dict[str, Step], shape: tuple[int, ...], device: torch.device, frames: int, warmup: int = 3) -> dict[str, float]:
+    """Median seconds per frame of each step, each fed its own previous frame, taking turns."""
+    prev = {name: torch.zeros(shape, device=device) for name in steps}
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for i in range(warmup + frames):
+        for name, step in steps.items():
+            _sync(device)
+            start = time.perf_counter()
+            prev[name] = step(prev[name])
+            _sync(device)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presets", default=None, help="comma-separated (default: tiny,small; plus paper on a GPU)")
+    parser.add_argument("--frames", type=int, default=None, help="timed frames per backend (default: 30 tiny, 10 others)")
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    threads = cpu_threads()
+    torch.set_num_threads(threads)
+    presets = args.presets.split(",") if args.presets else ["tiny", "small"] + (["paper"] if device.type == "cuda" else [])
+    peak = matmul_peak_gflops(device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {threads} threads"
+    print(f"device: {where}; torch {torch.__version__}, onnxruntime {ort.__version__}; load average {os.getloadavg()[0]:.1f}")
+    print(f"fp32 matmul peak (2048x2048 mm, median): {peak:.0f} GFLOP/s")
+    if tensorrt_problem():
+        print(f"TensorRT: not measured ({tensorrt_problem()})")
+    print()
+    print(f"| preset | size | backend | ms/frame (median) | fps | GFLOP/s | % of matmul peak | vs eager |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in presets:
+            steps, macs, (width, height) = backends(preset, Path(tmp), device)
+            frames = args.frames or (30 if preset == "tiny" else 10)
+            medians = time_steps(steps, (1, 3, height, width), device, frames)
+            baseline = medians["torch eager fp32 (paper)"]
+            for name, seconds in medians.items():
+                gflops = 2 * macs / seconds / 1e9
+                print(
+                    f"| {preset} | {width}x{height} | {name} | {seconds * 1e3:.1f} | {1 / seconds:.1f} | {gflops:.0f} | "
+                    f"{100 * gflops / peak:.0f}% | {baseline / seconds:.2f}x |"
+                )
+            if preset == "tiny" and device.type == "cpu":
+                speedup = baseline / medians["onnxruntime fp32"]
+                share = 2 * macs / medians["onnxruntime fp32"] / 1e9 / peak
+                print(f"|  | targets (tiny, CPU): onnxruntime >= 1.3x eager: {speedup:.2f}x; >= 70% of peak: {100 * share:.0f}% | | | | | | |")
+    print(f"\nconv work per frame: counted with forward hooks; load average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Live pipeline speed on this machine: fps, capture-to-output latency and per-stage ms.
+
+    .venv/bin/python bench/live.py [--video PATH] [--engines RUN_OR_ENGINES] [--repeat 2] [--threads N]
+
+Runs the real pipeline (MediaPipe in tracking mode, One Euro, normalization, labels, the generator
+fed back its own output, FaceGAN, an mp4 sink) on a real video, once as fast as possible and once
+paced at 30 fps like a camera. It also times the pose model and the generator alone, which bound
+what the pipeline can reach. Defaults: the Pose2Sim clip the tests use (1080x1920, 60 fps) and a
+`tiny` run (256x256) trained for a few steps into a temporary folder (speed does not depend on
+how well it is trained).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.conftest's clip fetcher
+
+from live.capture import IterSource  # noqa: E402
+from live.cli import default_torch_threads  # noqa: E402
+from live.feedback import FeedbackGenerator, label_to_tensor  # noqa: E402
+from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
+from live.sinks import VideoFileSink  # noqa: E402
+from live.tracking import PoseTracker  # noqa: E402
+from shared.facebox import face_box  # noqa: E402
+from shared.render import render_label  # noqa: E402
+from shared.runtime import load_generator  # noqa: E402
+from shared.video import probe_video, read_frames  # noqa: E402
+
+
+def _train_tiny(folder: Path) -> Path:
+    """A tiny run trained for a few steps on the built-in synthetic dancer (about a minute)."""
+    from shared.synthetic import TARGET_BODY, write_dance_video
+    from trainer.fit import FitConfig
+    from trainer.prepare import PrepareConfig, prepare_dataset
+    from trainer.train import run_fit
+
+    video = folder / "target.mp4"
+    write_dance_video(video, TARGET_BODY, num_frames=48, size=(256, 256), fps=30)
+    dataset, _ = prepare_dataset(video, folder / "dataset", PrepareConfig(), progress=False)
+    run = folder / "run"
+    run_fit(dataset, run, FitConfig(steps=6, use_vgg=False, checkpoint_every=100), device="cpu", progress=False)
+    return run
+
+
+def _ms(samples: list[float]) -> float:
+    return 1000 * statistics.median(samples)
+
+
+def isolated(engine, video: Path, frames: int) -> tuple[float, float, float]:  # noqa: ANN001
+    """Median ms/frame of the pose model alone, of the label step, and of the generator (body + face) alone."""
+    decoded = list(read_frames(video, frames))
+    tracker = PoseTracker(engine.info.schema_tag, engine.info.image_size)
+    pose_s, label_s, labels = [], [], []
+    size = engine.info.image_size
+    try:
+        for i, image in enumerate(decoded):
+            start = time.perf_counter()
+            raw = tracker.estimate(image)
+            middle = time.perf_counter()
+            pose = tracker.to_label(raw, (image.shape[1], image.shape[0]), i / 30)
+            label = render_label(pose, size)
+            labels.append((label_to_tensor(label), face_box(pose, size, engine.info.face_box_size)))
+            label_s.append(time.perf_counter() - middle)
+            pose_s.append(middle - start)
+    finally:
+        tracker.close()
+    generator = FeedbackGenerator(engine)
+    gen_s = []
+    for tensor, box in labels:
+        start = time.perf_counter()
+        generator(tensor, box, True)
+        gen_s.append(time.perf_counter() - start)
+    return _ms(pose_s[3:]), _ms(label_s[3:]), _ms(gen_s[3:])  # skip warm-up frames
+
+
+def run_pipeline(engine, video: Path, repeat: int, pace: float | None, out: Path) -> dict:  # noqa: ANN001
+    info = probe_video(video)
+    frames = itertools.chain.from_iterable(read_frames(video) for _ in range(repeat))
+    source = IterSource(frames, fps=info.fps, name=video.name)
+    pipeline = LivePipeline(engine, source, PipelineConfig(calibration_seconds=1.0, pace_fps=pace), log=lambda _: None)
+    return pipeline.run([VideoFileSink(out, pace or info.fps, engine.info.image_size)]).as_dict()
+
+
+@click.command()
+@click.option("--video", type=click.Path(exists=True, path_type=Path), help="A real video  [default: the Pose2Sim test clip].")
+@click.option("--engines", type=click.Path(exists=True, path_type=Path), help="A run or engines folder  [default: train a tiny run].")
+@click.option("--backend", default="auto", show_default=True)
+@click.option("--repeat", default=2, show_default=True, type=click.IntRange(1), help="Play the video this many times per run.")
+@click.option("--pace", default=30.0, show_default=True, help="Frame rate of the camera-like run.")
+@click.option("--threads", type=click.IntRange(1), help="Torch CPU threads  [default: as dance-live: CPUs - 1].")
+def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pace: float, threads: int | None) -> None:
+    torch.set_num_threads(threads or default_torch_threads())
+    if video is None:
+        from tests.conftest import fetch_pose2sim_clip
+
+        video = fetch_pose2sim_clip("cam01")
+    with tempfile.TemporaryDirectory() as tmp:
+        if engines is None:
+            print("training a tiny run for a few steps (about a minute)...", flush=True)
+            engines = _train_tiny(Path(tmp))
+        engine = load_generator(engines, backend)
+        info = probe_video(video)
+        width, height = engine.info.image_size
+        print(f"video {video.name} {info.width}x{info.height} @ {info.fps:g} fps; engine {width}x{height} {engine.backend}; "
+              f"torch threads {torch.get_num_threads()}")
+
+        pose_ms, label_ms, gen_ms = isolated(engine, video, 40)
+        rows = {"fast": run_pipeline(engine, video, repeat, None, Path(tmp) / "fast.mp4"),
+                f"paced {pace:g} fps": run_pipeline(engine, video, repeat, pace, Path(tmp) / "paced.mp4")}
+
+    print(f"\nalone: pose model {pose_ms:.1f} ms/frame, label step {label_ms:.1f} ms, generator (body + face) {gen_ms:.1f} ms/frame")
+    serial = pose_ms + label_ms + gen_ms
+    overlapped = max(pose_ms + label_ms, gen_ms)
+    print(f"limits: {1000 / overlapped:.1f} fps with pose and generator fully overlapped, {1000 / serial:.1f} fps one after the other")
+    stages = sorted({name for row in rows.values() for name in row["stages_ms"]})
+    print(f"\n{'run':<14} {'frames':>6} {'fps':>6} {'lat p50':>8} {'lat p95':>8} {'dropped':>8}  " + "  ".join(f"{s:>7}" for s in stages))
+    for name, row in rows.items():
+        cells = "  ".join(f"{row['stages_ms'].get(s, {}).get('p50', float('nan')):7.1f}" for s in stages)
+        print(f"{name:<14} {row['frames_out']:>6} {row['fps']:>6.1f} {row['latency_ms']['p50']:>8.1f} "
+              f"{row['latency_ms']['p95']:>8.1f} {row['dropped_total']:>8}  {cells}")
+    fast = rows["fast"]["fps"]
+    print(f"\nas fast as possible: {fast:.1f} fps = {100 * fast * overlapped / 1000:.0f}% of the overlapped limit "
+          f"(stage columns: median ms; latency in ms from capture to the frame written)")
+    target = rows[f"paced {pace:g} fps"]
+    verdict = "meets" if target["fps"] >= 20 and target["latency_ms"]["p95"] <= 100 else "misses"
+    print(f"paced at {pace:g} fps: {target['fps']:.1f} fps, p95 latency {target['latency_ms']['p95']:.0f} ms: "
+          f"{verdict} the target (>= 20 fps, p95 <= 100 ms)")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"({os.cpu_count()} CPUs, load average {load} at the end; numpy {np.__version__}, torch {torch.__version__})")
+
+
+if __name__ == "__main__":
+    main()

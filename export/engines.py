@@ -1,0 +1,215 @@
+"""`dance-export`'s work: a trained run -> an engines folder (graphs, plate, manifest.json).
+
+The folder is written under a temporary name beside its destination and swapped in at the end,
+so a failed export (a parity error, Ctrl-C) never leaves a half-written engines folder that live
+would try to load.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from shared.checkpoint import CheckpointStore
+from shared.errors import DanceError
+from shared.manifest import MANIFEST_NAME, EngineManifest, GraphEntry, TensorSpec, sha256_file
+from shared.runtime import ENGINES_DIR, checkpoint_stamp, tensorrt_problem
+from shared.trained import TrainedModel, load_trained
+
+from export.fp16 import FP16_ATTEMPTS, convert_to_fp16
+from export.onnx_export import export_body, export_face, parity
+from export.parity import FP16_TOLERANCE, FP32_TOLERANCE, ParityCase, parity_cases
+from export.tensorrt import build_plans, require_tensorrt
+
+EXPORT_BACKENDS = ("onnx", "tensorrt", "auto")
+DEFAULT_OPSET = 17
+MIN_OPSET = 13  # the first with the Pad / Slice forms these graphs use as inputs
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    fp16: bool = False
+    backend: str = "auto"  # "onnx": ONNX graphs only; "tensorrt": also TensorRT plans (needs CUDA); "auto": plans when possible
+    opset: int = DEFAULT_OPSET
+
+    def __post_init__(self) -> None:
+        if self.backend not in EXPORT_BACKENDS:
+            raise DanceError(f"unknown export backend {self.backend!r}; choose one of {', '.join(EXPORT_BACKENDS)}")
+        if self.opset < MIN_OPSET:
+            raise DanceError(f"--opset {self.opset} is too old: these graphs need opset {MIN_OPSET} or newer (default {DEFAULT_OPSET})")
+
+
+def latest_run(runs: Path = Path("runs")) -> Path:
+    """The run under `runs/` whose latest checkpoint is newest (training time, not folder time:
+    exporting a run writes into its folder, which must not make it 'the latest')."""
+    if not runs.is_dir():
+        raise DanceError(f"no RUN given and no {runs}/ folder here; pass the run folder: dance-export runs/NAME")
+    found = []
+    for folder in runs.iterdir():
+        checkpoint = CheckpointStore(folder / "checkpoints").latest() if folder.is_dir() else None
+        if checkpoint is not None:
+            found.append((checkpoint.stat().st_mtime, folder.name, folder))
+    if not found:
+        raise DanceError(f"no trained run under {runs}/ (no checkpoints); train one with `dance-train fit`")
+    return max(found)[2]
+
+
+def _versions() -> dict[str, str]:
+    try:
+        dancenow = importlib.metadata.version("dancenow")
+    except importlib.metadata.PackageNotFoundError:
+        dancenow = "unknown"
+    return {"dancenow": dancenow, "torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": ort.__version__}
+
+
+def _check_destination(out: Path) -> None:
+    """Only an empty folder or an earlier engines folder may be replaced."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST_NAME).is_file())):
+        raise DanceError(f"{out} exists and is not an engines folder; choose another -o (nothing was overwritten)")
+
+
+def _format(errors: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.2g}" for name, value in errors.items())
+
+
+class _Exporter:
+    """One export: writes graphs into `folder` and collects their manifest entries."""
+
+    def __init__(self, folder: Path, options: ExportOptions, cases: list[ParityCase], log: Callable[[str], None]) -> None:
+        self.folder = folder
+        self.options = options
+        self.cases = cases
+        self.log = log
+        self.graphs: list[GraphEntry] = []
+
+    def _cases(self, role: str) -> dict[str, dict]:
+        return {case.name: case.body if role == "body" else case.face for case in self.cases}
+
+    def fp32(self, role: str, export: Callable[[Path], nn.Module]) -> nn.Module:
+        """Export with `export(path)` (which returns the torch reference), check parity, record it."""
+        path = self.folder / f"{role}.onnx"
+        self.log(f"{role}: exporting to ONNX (opset {self.options.opset}), checking, slimming")
+        reference = export(path)
+        errors = parity(path, reference, self._cases(role))
+        if max(errors.values()) > FP32_TOLERANCE:
+            raise DanceError(f"{role}: the fp32 ONNX graph differs from torch by {max(errors.values()):.3g} (> {FP32_TOLERANCE:g}): {_format(errors)}")
+        self.log(f"{role}: fp32 parity (max abs error) {_format(errors)}")
+        self._add(role, "fp32", path, errors, ())
+        return reference
+
+    def fp16(self, role: str, module: nn.Module) -> None:
+        src, dst = self.folder / f"{role}.onnx", self.folder / f"{role}.fp16.onnx"
+        tried = []
+        for keep in FP16_ATTEMPTS:
+            convert_to_fp16(src, dst, keep)
+            errors = parity(dst, module, self._cases(role))
+            tried.append(f"{'+'.join(keep) or 'nothing'} in fp32: {max(errors.values()):.3g}")
+            if max(errors.values()) <= FP16_TOLERANCE:
+                kept = f" ({', '.join(keep)} kept in fp32)" if keep else ""
+                self.log(f"{role}: fp16 parity {_format(errors)}{kept}")
+                self._add(role, "fp16", dst, errors, keep)
+                return
+        dst.unlink(missing_ok=True)
+        raise DanceError(f"{role}: no fp16 graph within {FP16_TOLERANCE:g} of torch ({'; '.join(tried)}); export without --fp16")
+
+    def _add(self, role: str, precision: str, path: Path, errors: dict[str, float], keep: tuple[str, ...]) -> None:
+        model = onnx.load(str(path), load_external_data=False)
+        shapes = {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim) for v in [*model.graph.input, *model.graph.output]}
+        inputs = tuple(TensorSpec(v.name, shapes[v.name]) for v in model.graph.input)
+        outputs = tuple(TensorSpec(v.name, shapes[v.name]) for v in model.graph.output)
+        self.graphs.append(GraphEntry(role, precision, path.name, inputs, outputs, errors, keep))
+
+
+def export_model(model: TrainedModel, folder: Path, options: ExportOptions, source: dict,
+                 log: Callable[[str], None] = lambda _: None) -> EngineManifest:  # fmt: skip
+    """Write graphs, plate and manifest for `model` into the existing empty `folder`."""
+    config = model.config
+    cases, origin = parity_cases(model)
+    log(f"parity inputs: random, and a real label from the {origin}")
+    exporter = _Exporter(folder, options, cases, log)
+    composites = config.generator.composite
+    modules: dict[str, nn.Module] = {  # role -> the torch module each graph must match
+        "body": exporter.fp32("body", lambda p: export_body(model.generator, composites, config.image_size, p, options.opset))
+    }
+    if model.face_generator is not None:
+        modules["face"] = exporter.fp32("face", lambda p: export_face(model.face_generator, config.face.box_size, p, options.opset))
+    if options.fp16:
+        for role, module in modules.items():
+            exporter.fp16(role, module)
+    plate = None
+    if composites:
+        plate = "plate.png"
+        cv2.imwrite(str(folder / plate), cv2.cvtColor(model.plate_image, cv2.COLOR_RGB2BGR))
+    files = {g.file: sha256_file(folder / g.file) for g in exporter.graphs}
+    if plate:
+        files[plate] = sha256_file(folder / plate)
+    manifest = EngineManifest(
+        precision="fp16" if options.fp16 else "fp32",
+        opset=options.opset,
+        schema_tag=model.schema_tag,
+        image_size=tuple(config.image_size),
+        face_box_size=config.face.box_size,
+        temporal=config.temporal,
+        composite=composites,
+        fps=model.fps,
+        norm_stats=model.norm_stats,
+        graphs=tuple(exporter.graphs),
+        files=files,
+        plate=plate,
+        versions=_versions(),
+        source=source,
+    )
+    manifest.save(folder)
+    log(f"manifest written: {len(exporter.graphs)} graph(s), {manifest.precision}")
+    problem = tensorrt_problem()
+    if options.backend != "onnx" and problem is None:
+        build_plans(folder, manifest, modules, cases, log)
+    elif options.backend == "auto" and options.fp16:
+        log(f"note: {problem}; wrote fp16 ONNX graphs for onnxruntime instead of TensorRT engines")
+    return manifest
+
+
+def export_run(run_dir: str | Path, engines_dir: str | Path | None = None, options: ExportOptions = ExportOptions(),
+               log: Callable[[str], None] = lambda _: None) -> tuple[Path, EngineManifest]:  # fmt: skip
+    """Export a run's latest checkpoint into `engines_dir` (default RUN/engines); returns the folder
+    and its manifest. Parity failures, a missing run or a bad destination are DanceErrors."""
+    if options.backend == "tensorrt":
+        require_tensorrt()
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DanceError(f"{run_dir}: no such run folder")
+    out = Path(engines_dir) if engines_dir is not None else run_dir / ENGINES_DIR
+    _check_destination(out)
+    model = load_trained(run_dir)
+    checkpoint = CheckpointStore(run_dir / "checkpoints").latest()
+    progress = model.info.get("progress", {})
+    config = model.config
+    width, height = config.image_size
+    log(
+        f"exporting {run_dir} ({checkpoint.name}, {config.name} {width}x{height}"
+        f"{', compositing' if config.generator.composite else ''}{', face' if model.face_generator else ''})"
+    )
+    source = {"run": str(run_dir.resolve()), **checkpoint_stamp(checkpoint), "checkpoint_sha256": sha256_file(checkpoint),
+              "step": progress.get("total_step")}  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    tmp.chmod(0o755)  # mkdtemp's private 0700 would survive the rename
+    try:
+        manifest = export_model(model, tmp, options, source, log)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out, manifest

@@ -1,0 +1,153 @@
+"""Torch generators to checked, slimmed ONNX graphs with static shapes, and their parity with torch.
+
+The body graph folds the compositing in (frame = alpha * rgb + (1 - alpha) * plate, the plate an
+input), so every runtime backend has one call shape and `set_plate` only swaps an input. The
+TorchScript exporter (`dynamo=False`) is used: it needs no onnxscript, and these networks are
+plain convolution stacks that it exports exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import Tensor, nn
+
+from shared.compositing import composite
+from shared.errors import DanceError
+from shared.manifest import BODY_INPUTS, BODY_OUTPUT, FACE_INPUTS, FACE_OUTPUT
+from shared.runtime import session_options
+
+
+class BodyGraph(nn.Module):
+    """(label, prev[, plate]) -> frame: the body generator with its compositing inside the graph."""
+
+    def __init__(self, generator: nn.Module, composites: bool) -> None:
+        super().__init__()
+        self.generator = generator
+        self.composites = composites
+
+    def forward(self, label: Tensor, prev: Tensor, plate: Tensor | None = None) -> Tensor:
+        return composite(self.generator(label, prev), plate if self.composites else None)
+
+
+class AccurateInstanceNorm(nn.Module):
+    """InstanceNorm2d without affine parameters, as plain ops whose means go over rows, then columns.
+
+    onnxruntime's InstanceNormalization (like a one-level ReduceMean) sums a whole feature map in
+    one fp32 pass. Where a map's mean is large next to its spread (on the first frame: zeros fed
+    back and a mostly black label), that rounding error, divided by the small std, reaches 1e-3
+    inside the network and 1e-4 at its output, beyond the fp32 parity bound. Two-level means (256
+    + 256 terms rather than 65536) are as exact as torch's, at the same speed (bench/generator.py).
+    """
+
+    def __init__(self, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+
+    @staticmethod
+    def _mean(x: Tensor) -> Tensor:
+        return x.mean(dim=3, keepdim=True).mean(dim=2, keepdim=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        centred = x - self._mean(x)
+        return centred / torch.sqrt(self._mean(centred * centred) + self.eps)
+
+
+def for_export(module: nn.Module) -> nn.Module:
+    """A copy of `module` with every InstanceNorm2d replaced by `AccurateInstanceNorm`."""
+    module = copy.deepcopy(module)
+    norms = [(parent, name, child) for parent in module.modules() for name, child in parent.named_children()
+             if isinstance(child, nn.InstanceNorm2d)]  # fmt: skip
+    for parent, name, norm in norms:
+        if norm.affine or norm.track_running_stats:
+            raise ValueError(f"{name}: only InstanceNorm2d without affine parameters or running stats is exported")
+        setattr(parent, name, AccurateInstanceNorm(norm.eps))
+    return module
+
+
+def body_inputs(composites: bool) -> tuple[str, ...]:
+    return BODY_INPUTS if composites else BODY_INPUTS[:2]
+
+
+def _strip_unused_opsets(model: onnx.ModelProto) -> None:
+    """onnxruntime's optimizer declares all its domains; keep the default one and those used."""
+    used = {node.domain for node in model.graph.node}
+    keep = [op for op in model.opset_import if op.domain in ("", "ai.onnx") or op.domain in used]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+
+
+def slim(path: Path) -> None:
+    """Fold constants and drop redundant nodes in place (onnxruntime's provider-independent basic
+    level): the exporter's reflection-pad arithmetic becomes plain Pad nodes, which TensorRT's
+    parser and a person reading the graph both prefer. Keeps the original if that fails."""
+    slimmed = path.with_name(path.stem + ".slim.onnx")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(slimmed)
+    try:
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        model = onnx.load(str(slimmed))
+        _strip_unused_opsets(model)
+        onnx.checker.check_model(model)
+        onnx.save(model, str(path))
+    except Exception:  # noqa: BLE001 - slimming is an optimisation: the checked original stays
+        pass
+    finally:
+        slimmed.unlink(missing_ok=True)
+
+
+def export_graph(module: nn.Module, example: dict[str, Tensor], output: str, path: Path, opset: int) -> None:
+    """Export `module(**example)` to `path` (static shapes), run the ONNX checker, slim it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes about static shapes: static is what we want
+            torch.onnx.export(
+                module.eval(),
+                tuple(example.values()),
+                str(path),
+                input_names=list(example),
+                output_names=[output],
+                opset_version=opset,
+                dynamo=False,
+                do_constant_folding=True,
+            )
+    except (RuntimeError, ValueError, torch.onnx.errors.OnnxExporterError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DanceError(f"ONNX export at opset {opset} failed ({first}); try the default --opset 17") from None
+    try:
+        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as err:
+        raise DanceError(f"the exported graph {path.name} fails the ONNX checker: {err}") from None
+    slim(path)
+
+
+def export_body(generator: nn.Module, composites: bool, image_size: tuple[int, int], path: Path, opset: int) -> BodyGraph:
+    """Export the body graph; returns the torch module it was traced from (the parity reference)."""
+    width, height = image_size
+    example = {name: torch.zeros(1, 3, height, width) for name in body_inputs(composites)}
+    export_graph(BodyGraph(for_export(generator), composites), example, BODY_OUTPUT, path, opset)
+    return BodyGraph(generator, composites).eval()
+
+
+def export_face(face_generator: nn.Module, box_size: int, path: Path, opset: int) -> nn.Module:
+    example = {name: torch.zeros(1, 3, box_size, box_size) for name in FACE_INPUTS}
+    export_graph(for_export(face_generator), example, FACE_OUTPUT, path, opset)
+    return face_generator.eval()
+
+
+@torch.no_grad()
+def parity(path: Path, module: nn.Module, cases: dict[str, dict[str, Tensor]]) -> dict[str, float]:
+    """Largest |onnxruntime - torch| over the output for each named case (both on the CPU)."""
+    session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+    errors = {}
+    for name, feeds in cases.items():
+        got = session.run(None, {key: t.numpy() for key, t in feeds.items()})[0].astype(np.float32)
+        errors[name] = float(np.abs(got - module(**feeds).numpy()).max())
+    return errors

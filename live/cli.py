@@ -1,0 +1,199 @@
+"""`dance-live`: puppeteer a trained target from a camera or a video file, in real time.
+
+    dance-live --camera 0                              # latest run under ./runs, in a window
+    dance-live runs/target --source me.mp4 -o out.mp4  # a file, as fast as possible
+    dance-live calibrate --source me.mp4 -o me.json    # the source's normalization stats, once
+
+The first form is the `run` command; it is what `dance-live` does unless the first argument names
+another command.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from shared.cliutil import DanceGroup
+from shared.errors import DanceError
+
+
+class LiveGroup(DanceGroup):
+    """Runs `run` when the first argument is not a command, so `dance-live [ENGINES] --camera 0`
+    works without spelling `run`. (A click group cannot take an optional ENGINES argument before
+    its commands: `calibrate` would be read as an ENGINES folder. The price: a folder named exactly
+    `run` or `calibrate` must be written as a path, e.g. ./run.)"""
+
+    default_command = "run"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=LiveGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Real-time motion transfer: your moves, the target's looks.
+
+    `dance-live [ENGINES] (--camera N | --source VIDEO) [...]` runs live (see `dance-live run -h`);
+    `dance-live calibrate --source VIDEO` measures a source once for later sessions.
+    """
+
+
+def _is_engines(folder: Path) -> bool:
+    return (folder / "manifest.json").is_file()
+
+
+def _mtime(run: Path) -> float:
+    for marker in (run / "checkpoints" / "latest.json", run / "engines" / "manifest.json", run / "manifest.json", run):
+        if marker.exists():
+            return marker.stat().st_mtime
+    return 0.0
+
+
+def resolve_engines(path: Path | None, runs: Path = Path("runs")) -> Path:
+    """The folder to load: the given one, or the latest run under ./runs.
+
+    A run folder is passed as is: the runtime then runs its exported engines (RUN/engines) when
+    they were exported from the run's latest checkpoint, and the checkpoint itself otherwise, so a
+    stale export never silently plays an older model. A run that holds only engines gives those.
+    """
+    if path is not None:
+        return path
+    found = [d for d in runs.iterdir() if d.is_dir() and ((d / "checkpoints").is_dir() or _is_engines(d / "engines") or _is_engines(d))] if runs.is_dir() else []
+    if not found:
+        raise DanceError(f"no ENGINES given and no trained run under {runs}/; name the run (or its engines folder), or train one with `dance-train fit VIDEO`")
+    latest = max(found, key=_mtime)
+    if not (latest / "checkpoints").is_dir() and _is_engines(latest / "engines"):
+        return latest / "engines"
+    return latest
+
+
+def default_torch_threads() -> int:
+    """Torch threads for a CPU generator: all CPUs but one, which the pose thread (MediaPipe) uses
+    at the same time. More threads than free cores makes torch's parallel regions wait for
+    descheduled threads: on 2 busy cores, 2 threads measured 10-25x slower than 1."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def _load_engine(engines: Path | None, backend: str, device: str):  # noqa: ANN202 - FrameGenerator
+    from shared.runtime import load_generator
+
+    return load_generator(resolve_engines(engines), backend, device)
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+_engines_argument = click.argument("engines", required=False, type=click.Path(path_type=Path))
+_backend_option = click.option("--backend", default="auto", show_default=True,
+                               help="auto, torch, onnxruntime, onnxruntime-fp32, onnxruntime-fp16 or tensorrt.")
+_device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+
+
+@main.command()
+@_engines_argument
+@click.option("--camera", type=click.IntRange(0), help="Camera index to read from.")
+@click.option("--source", "video", type=click.Path(path_type=Path), help="Or a video file to read from.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the output to this mp4.")
+@click.option("--window/--no-window", default=None, help="Show a window  [default: when there is a display and no --output].")
+@click.option("--realtime", is_flag=True, help="Play --source at its own fps like a camera (frames may drop).")
+@click.option("--background", type=click.Path(path_type=Path), help="Picture or video (looped) to put behind the target.")
+@click.option("--calibration", type=click.Path(path_type=Path), help="Source stats from `dance-live calibrate` (else learnt live).")
+@click.option("--calibration-seconds", default=3.0, show_default=True, type=click.FloatRange(0.1), help="Live calibration length.")
+@click.option("--lost-frames", default=10, show_default=True, type=click.IntRange(0),
+              help="Restart from a blank previous frame after the person was lost for more frames than this.")
+@click.option("--stall-timeout", default=5.0, show_default=True, type=click.FloatRange(0.1),
+              help="Give up when the camera delivers nothing for this many seconds.")
+@click.option("--max-frames", type=click.IntRange(1), help="Stop after this many source frames (files only).")
+@click.option("--threads", type=click.IntRange(1), help="Torch CPU threads for the generator  [default: CPUs - 1].")
+@_backend_option
+@_device_option
+def run(engines: Path | None, camera: int | None, video: Path | None, output: Path | None, window: bool | None,
+        realtime: bool, background: Path | None, calibration: Path | None, calibration_seconds: float,
+        lost_frames: int, stall_timeout: float, max_frames: int | None, threads: int | None, backend: str, device: str) -> None:
+    """Puppeteer ENGINES (a run or its exported engines; default: the latest run under ./runs)
+    with the person in front of --camera N or in --source VIDEO.
+
+    Window keys: v switches the view (output | source, stick figure, output), c recalibrates, q quits.
+    """
+    from live.background import Background
+    from live.calibration import Calibration
+    from live.capture import open_source
+    from live.pipeline import LivePipeline, PipelineConfig
+    from live.sinks import VideoFileSink, WindowSink, display_problem
+
+    if (camera is None) == (video is None):
+        raise click.UsageError("give either --camera N or --source VIDEO")
+    no_display = display_problem()
+    if window and no_display:
+        raise DanceError(f"--window needs a display, and none was found ({no_display}); use --output OUT.mp4 instead")
+    source = open_source(camera, video, max_frames)
+    try:
+        if window is None:
+            window = output is None and no_display is None
+        if not window and output is None:
+            reason = f"no display for a window here ({no_display})" if no_display else "--no-window and no --output"
+            raise DanceError(f"nothing to show: {reason}; give --output OUT.mp4")
+        import torch
+
+        torch.set_num_threads(threads or default_torch_threads())
+        engine = _load_engine(engines, backend, device)
+        stats = None
+        if calibration is not None:
+            loaded = Calibration.load(calibration)
+            loaded.check(engine.info.image_size, source.size, calibration)
+            stats = loaded.stats
+        plate = Background(background) if background is not None else None
+        if plate is not None and not engine.info.composite:
+            _log("warning: this model draws its own background (no plate compositing); --background has no effect")
+        config = PipelineConfig(
+            calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout,
+            pace_fps=source.fps if realtime and not source.live else None,
+        )
+        pipeline = LivePipeline(engine, source, config, stats, plate, log=_log)
+        sinks = []
+        if window:
+            sinks.append(WindowSink(pipeline.recalibrate, pipeline.stop))
+        if output is not None:
+            sinks.append(VideoFileSink(output, source.fps, engine.info.image_size, follow_clock=source.live or realtime))
+        width, height = engine.info.image_size
+        _log(f"{source.name} -> {width}x{height} {engine.backend} engine"
+             + (f" -> {output}" if output else "") + (" (calibrating live)" if stats is None else ""))
+        try:
+            pipeline.run(sinks)
+        finally:
+            _log(pipeline.stats.summary())
+            if output is not None and output.exists():
+                _log(f"wrote {output}")
+    finally:
+        source.close()
+
+
+@main.command()
+@_engines_argument
+@click.option("--source", "video", required=True, type=click.Path(path_type=Path), help="Video of the source person.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Calibration file  [default: <video name>.calibration.json]")
+@click.option("--seconds", default=3.0, show_default=True, type=click.FloatRange(0.1), help="How much of the video to use.")
+@_backend_option
+@_device_option
+def calibrate(engines: Path | None, video: Path, output: Path | None, seconds: float, backend: str, device: str) -> None:
+    """Measure the source person's floor line and height in VIDEO for ENGINES' label size.
+
+    Film it like the live sessions (same camera, same place), standing fully in view; pass the
+    file to `dance-live --calibration FILE` to skip the live calibration.
+    """
+    from live.calibration import calibrate_video
+    from shared.video import probe_video
+
+    probe_video(video)  # a clear error for anything that is not a video, before loading a model
+    engine = _load_engine(engines, backend, device)
+    result = calibrate_video(video, engine.info.schema_tag, engine.info.image_size, seconds)
+    output = output or Path(f"{video.stem}.calibration.json")
+    result.save(output)
+    s = result.stats
+    click.echo(f"calibrated on {s.num_frames} frames: floor y {s.ankle_far:.0f}-{s.ankle_max:.0f}, "
+               f"height {s.height_far:.0f}-{s.height_close:.0f} px at {s.image_size[0]}x{s.image_size[1]}; wrote {output}")

@@ -1,0 +1,271 @@
+"""The live pipeline: three threads joined by one-item slots.
+
+    capture thread --[frames]--> pose thread --[posed]--> calling thread (generator + sinks)
+
+The pose thread runs MediaPipe, the One Euro filter, normalization onto the target and renders the
+label for frame t+1 while the calling thread runs the generator on frame t. For a camera (or a
+file paced to real time) both slots are latest-wins: when the generator is slower than the camera,
+stale frames are dropped and counted, never queued, so latency stays bounded. A video file read as
+fast as possible keeps every frame instead (one output frame per input frame). Sinks run on the
+calling thread, which is also the one an OpenCV window must live on.
+
+Live, the pose thread also starts "just in time": once the generator has taken its label, it waits
+until the generator is about one pose-time from done, then takes the newest camera frame. The label
+is then ready when the generator wants it (no waiting in the slot, so no added latency), and no
+pose is computed only to be dropped, which leaves both cores to the generator meanwhile.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from torch import Tensor
+
+from live.background import Background
+from live.calibration import DEFAULT_SECONDS, LiveNormalizer
+from live.capture import CaptureConfig, CaptureThread, Frame, FrameSource
+from live.feedback import DEFAULT_LOST_FRAMES, FeedbackGenerator, label_to_tensor
+from live.slots import LatestSlot
+from live.stats import LiveStats
+from live.tracking import PoseTracker
+from shared.errors import DanceError
+from shared.facebox import FaceBox, face_box
+from shared.normalize import NormalizationStats
+from shared.render import render_label
+from shared.runtime import FrameGenerator
+
+
+class Ema:
+    """Exponential moving average of a duration (seconds); 0 until the first sample."""
+
+    def __init__(self, weight: float = 0.2) -> None:
+        self.weight = weight
+        self.value = 0.0
+        self._empty = True
+
+    def add(self, sample: float) -> None:
+        self.value = sample if self._empty else self.value + self.weight * (sample - self.value)
+        self._empty = False
+
+
+JIT_MARGIN = 0.1  # start the next pose this fraction of a generator step early (pose times vary)
+
+
+class CameraStalled(DanceError):
+    """The live source stopped delivering frames and did not come back in time."""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    calibration_seconds: float = DEFAULT_SECONDS  # learn the source's stats from this much footage
+    lost_frames: int = DEFAULT_LOST_FRAMES  # restart from zeros after more frames than this without a person
+    pace_fps: float | None = None  # deliver a file's frames at this rate, like a camera (drops allowed)
+    stall_warning: float = 1.0  # seconds without a frame from a live source before saying so
+    stall_timeout: float = 5.0  # ... and before giving up
+    retry_interval: float = 0.5  # seconds between attempts to reopen a failing camera
+
+
+@dataclass
+class Posed:
+    """A frame after the pose thread: everything the generator needs."""
+
+    frame: Frame
+    label: np.ndarray  # HxWx3 uint8 RGB stick figure, normalized onto the target
+    label_tensor: Tensor  # the same, (1, 3, H, W) in [0, 1]
+    face_box: FaceBox | None
+    present: bool  # a person was found
+    calibrating: float | None  # calibration progress in [0, 1] while calibrating, else None
+
+
+@dataclass
+class OutputFrame:
+    """What every sink receives."""
+
+    image: np.ndarray  # HxWx3 uint8 RGB at the engine's size
+    frame: Frame  # the source frame it was made from (image, index, timestamps)
+    label: np.ndarray
+    held: bool  # nobody seen: an earlier output repeated
+    present: bool
+    calibrating: float | None
+
+
+class Sink(Protocol):
+    def write(self, out: OutputFrame, stats: LiveStats) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LivePipeline:
+    """Runs one source through one engine into sinks. Construct, then `run(sinks)` (blocking);
+    `stop()` and `recalibrate()` may be called from any thread, e.g. a window's key handler."""
+
+    def __init__(
+        self,
+        engine: FrameGenerator,
+        source: FrameSource,
+        config: PipelineConfig | None = None,
+        calibration: NormalizationStats | None = None,
+        background: Background | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.engine = engine
+        self.source = source
+        self.config = config = config or PipelineConfig()
+        self.background = background
+        self.log = log
+        self.label_size = tuple(engine.info.image_size)
+        self.tracker = PoseTracker(engine.info.schema_tag, self.label_size)  # refuses a model for another skeleton
+        self.normalizer = LiveNormalizer(engine.info.norm_stats, calibration, config.calibration_seconds)
+        self.stats = LiveStats()
+        self.feedback = FeedbackGenerator(engine, config.lost_frames, self.stats)
+        latest_wins = source.live or config.pace_fps is not None
+        self.frames: LatestSlot[Frame] = LatestSlot(latest_wins)
+        self.posed: LatestSlot[Posed] = LatestSlot(latest_wins)
+        capture_config = CaptureConfig(config.pace_fps, config.retry_interval, config.stall_timeout)
+        self.capture = CaptureThread(source, self.frames, capture_config, log)
+        self._stop = threading.Event()
+        self._recalibrate = threading.Event()
+        self._pose_error: BaseException | None = None
+        self._pose_time = Ema()  # pose + label, per frame
+        self._generate_time = Ema()  # generator + sinks, per frame
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.capture.stop()
+        self.posed.close()
+
+    def recalibrate(self) -> None:
+        """Learn the source's stats again from the coming frames (the window's `c` key)."""
+        self._recalibrate.set()
+
+    # --- pose thread ---------------------------------------------------------------------------
+
+    def _pose_loop(self) -> None:
+        try:
+            while True:
+                if self.posed.latest_wins and not self._wait_until_wanted():
+                    break
+                frame = self.frames.get()
+                if frame is None or not self.posed.put(self._pose(frame)):
+                    break
+        except BaseException as err:  # noqa: BLE001 - re-raised on the calling thread
+            self._pose_error = err
+        finally:
+            self.posed.close()
+            self.capture.stop()
+
+    def _wait_until_wanted(self) -> bool:
+        """Wait for the generator to take the last label, then until it is one pose-time from
+        done; False when the pipeline is stopping."""
+        if not self.posed.wait_empty():
+            return False
+        generate = self._generate_time.value
+        lead = generate - self._pose_time.value - JIT_MARGIN * generate
+        delay = (self.posed.taken_at or 0.0) + lead - time.perf_counter()
+        return not (delay > 0 and self._stop.wait(delay)) and not self._stop.is_set()
+
+    def _pose(self, frame: Frame) -> Posed:
+        if self._recalibrate.is_set():
+            self._recalibrate.clear()
+            self.normalizer.recalibrate()
+        start = time.perf_counter()
+        raw = self.tracker.estimate(frame.image)
+        middle = time.perf_counter()
+        height, width = frame.image.shape[:2]
+        pose = self.tracker.to_label(raw, (width, height), frame.media_time)
+        pose = self.normalizer(pose, frame.media_time)
+        label = render_label(pose, self.label_size)
+        present = pose.present
+        box = face_box(pose, self.label_size, self.engine.info.face_box_size) if present else None
+        posed = Posed(frame, label, label_to_tensor(label), box, present,
+                      self.normalizer.progress if self.normalizer.calibrating else None)
+        end = time.perf_counter()
+        self.stats.stage("pose", middle - start)
+        self.stats.stage("label", end - middle)
+        self._pose_time.add(end - start)
+        if present:
+            self.stats.count("poses_found")
+        return posed
+
+    # --- calling thread ------------------------------------------------------------------------
+
+    def run(self, sinks: Sequence[Sink] = ()) -> LiveStats:
+        """Process until the source ends, `stop()`, or a live source stalls (CameraStalled).
+        Sinks are closed (files finalized) however it ends, Ctrl-C included."""
+        pose_thread = threading.Thread(target=self._pose_loop, name="pose", daemon=True)
+        stalled = False
+        self.capture.start()
+        pose_thread.start()
+        try:
+            stalled = self._generate(sinks)
+        finally:
+            self.stop()
+            pose_thread.join(timeout=10)
+            self.capture.join(timeout=0.5)  # a read stuck in a camera driver is left behind (daemon)
+            close_errors = self._close(sinks, pose_thread)
+        for error in (self.capture.error, self._pose_error, *close_errors):
+            if error is not None:
+                raise error
+        if stalled or self.capture.stalled:
+            raise CameraStalled(f"{self.source.name} stopped delivering frames for {self.config.stall_timeout:g} s; stopped")
+        return self.stats
+
+    def _close(self, sinks: Sequence[Sink], pose_thread: threading.Thread) -> list[BaseException]:
+        errors: list[BaseException] = []
+        for sink in sinks:
+            try:
+                sink.close()
+            except Exception as err:  # noqa: BLE001 - close the others, then report
+                errors.append(err)
+        if not pose_thread.is_alive():
+            self.tracker.close()
+        if not self.capture.is_alive():
+            self.source.close()
+        if self.background is not None:
+            self.background.close()
+        return errors
+
+    def _generate(self, sinks: Sequence[Sink]) -> bool:
+        """The generator loop; returns True when a live source stalled."""
+        config = self.config
+        last_frame = time.perf_counter()
+        warned = False
+        while not self._stop.is_set():
+            posed = self.posed.get(timeout=0.1)
+            if posed is None:
+                if self.posed.closed:
+                    return False
+                idle = time.perf_counter() - last_frame
+                if self.source.live and idle >= config.stall_warning and not warned and not self.capture.recovering:
+                    self.log(f"{self.source.name}: no frame for {idle:.1f} s; giving up after {config.stall_timeout:g} s")
+                    warned = True
+                if self.source.live and idle >= config.stall_timeout:
+                    return True
+                continue
+            last_frame = time.perf_counter()
+            warned = False
+            self._emit(posed, sinks)
+            self._generate_time.add(time.perf_counter() - last_frame)
+        return False
+
+    def _emit(self, posed: Posed, sinks: Sequence[Sink]) -> None:
+        if self.background is not None:
+            plate = self.background.next()
+            if plate is not None:
+                self.engine.set_plate(plate)
+                self.feedback.plate_changed()
+        generated = self.feedback(posed.label_tensor, posed.face_box, posed.present)
+        self.stats.count("frames_held" if generated.held else "frames_generated")
+        start = time.perf_counter()
+        out = OutputFrame(generated.image, posed.frame, posed.label, generated.held, posed.present, posed.calibrating)
+        for sink in sinks:
+            sink.write(out, self.stats)
+        self.stats.stage("output", time.perf_counter() - start)
+        self.stats.frame_out(posed.frame.captured)
+        self.stats.set_dropped("capture", self.frames.dropped)
+        self.stats.set_dropped("pose", self.posed.dropped)

@@ -1,0 +1,66 @@
+"""Fixtures for the live tests: the tiny engine, a spy around it, frames of the real clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from shared.runtime import load_generator
+from shared.video import read_frames
+
+
+class SpyEngine:
+    """Wraps an engine and records every body call's inputs and output."""
+
+    def __init__(self, engine) -> None:  # noqa: ANN001 - any FrameGenerator
+        self.engine = engine
+        self.info = engine.info
+        self.backend = engine.backend
+        self.body_calls: list[tuple[Tensor, Tensor, Tensor]] = []  # (label, prev, output)
+        self.face_calls = 0
+
+    def body(self, label: Tensor, prev: Tensor) -> Tensor:
+        out = self.engine.body(label, prev)
+        self.body_calls.append((label.clone(), prev.clone(), out.clone()))
+        return out
+
+    def add_face(self, frame: Tensor, label: Tensor, face_box: Tensor) -> Tensor:
+        self.face_calls += 1
+        return self.engine.add_face(frame, label, face_box)
+
+    def set_plate(self, plate: np.ndarray | None) -> None:
+        self.engine.set_plate(plate)
+
+    def prev_is_zero(self, call: int) -> bool:
+        return bool(torch.count_nonzero(self.body_calls[call][1]) == 0)
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_run: Path):  # noqa: ANN201 - FrameGenerator
+    return load_generator(tiny_run)
+
+
+@pytest.fixture
+def spy(tiny_engine) -> SpyEngine:  # noqa: ANN001
+    tiny_engine.set_plate(None)
+    return SpyEngine(tiny_engine)
+
+
+@pytest.fixture(scope="session")
+def clip_frames(real_clip: Path) -> list[np.ndarray]:
+    """The first 30 frames of the real clip (a person dancing, 1080x1920)."""
+    return list(read_frames(real_clip, 30))
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():  # noqa: ANN201
+    """Live runs the generator beside the pose thread on one core (as `dance-live` does on 2 CPUs);
+    restore torch's setting afterwards, since the CLI tests change it process-wide."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)

@@ -1,0 +1,150 @@
+"""The whole live pipeline on real footage (MediaPipe + the tiny engine), CPU."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live.calibration import Calibration, calibrate_video
+from live.capture import IterSource, VideoFileSource
+from live.pipeline import CameraStalled, LivePipeline, OutputFrame, PipelineConfig
+from live.sinks import HandoffSink, VideoFileSink
+from live.slots import LatestFrame
+from shared.errors import DanceError
+from shared.video import probe_video, read_frames
+
+FRAMES = 24
+CALIBRATION_S = 0.2  # 12 frames of the 60 fps clip
+
+
+@dataclass
+class FileRun:
+    output: Path
+    stats: dict
+    live_calibration: object
+    spy: object
+    published: object
+
+
+@pytest.fixture(scope="module")
+def file_run(tiny_engine, real_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> FileRun:  # noqa: ANN001
+    from tests.live.conftest import SpyEngine
+
+    tiny_engine.set_plate(None)
+    spy = SpyEngine(tiny_engine)
+    output = tmp_path_factory.mktemp("live") / "out.mp4"
+    source = VideoFileSource(real_clip, max_frames=FRAMES)
+    pipeline = LivePipeline(spy, source, PipelineConfig(calibration_seconds=CALIBRATION_S), log=lambda _: None)
+    handoff: LatestFrame[OutputFrame] = LatestFrame()
+    stats = pipeline.run([VideoFileSink(output, source.fps, spy.info.image_size), HandoffSink(handoff)])
+    return FileRun(output, stats.as_dict(), pipeline.normalizer.source, spy, handoff)
+
+
+def test_a_video_gives_one_output_frame_per_input_frame_at_the_engine_size(file_run: FileRun, real_clip: Path) -> None:
+    info = probe_video(file_run.output)
+    frames = list(read_frames(file_run.output))
+    assert len(frames) == FRAMES and info.size == (256, 256)
+    assert info.fps == pytest.approx(probe_video(real_clip).fps)
+    assert max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, frames[1:])) > 0.1  # it moves
+    s = file_run.stats
+    assert s["frames_out"] == FRAMES and s["frames_generated"] == FRAMES and s["dropped_total"] == 0
+    assert s["poses_found"] == FRAMES  # a person is in every frame
+    for stage in ("pose", "label", "body", "face", "output"):
+        assert s["stages_ms"][stage]["p50"] > 0
+    assert s["latency_ms"]["p95"] >= s["latency_ms"]["p50"] > 0
+
+
+def test_the_generator_is_fed_its_own_output(file_run: FileRun) -> None:
+    calls = file_run.spy.body_calls
+    assert len(calls) == FRAMES and file_run.spy.prev_is_zero(0)
+    for t in range(1, FRAMES):
+        assert np.array_equal(calls[t][1].numpy(), calls[t - 1][2].numpy())
+
+
+def test_the_server_hand_off_has_the_last_frame(file_run: FileRun) -> None:
+    latest = file_run.published.latest
+    assert latest.version == FRAMES and latest.item.frame.index == FRAMES - 1
+    assert latest.item.image.shape == (256, 256, 3) and file_run.published.closed
+
+
+def test_calibration_from_a_file_equals_calibration_live(file_run: FileRun, tiny_engine, real_clip: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    info = tiny_engine.info
+    made = calibrate_video(real_clip, info.schema_tag, info.image_size, CALIBRATION_S)
+    made.save(tmp_path / "clip.json")
+    loaded = Calibration.load(tmp_path / "clip.json")
+    assert file_run.live_calibration is not None
+    assert loaded.stats == file_run.live_calibration
+    assert loaded.source_size == (1080, 1920) and loaded.stats.image_size == info.image_size
+
+
+def test_person_lost_holds_the_frame_then_restarts_from_zeros(spy, clip_frames: list[np.ndarray]) -> None:  # noqa: ANN001
+    grey = np.full_like(clip_frames[0], 128)
+    lost = 4  # more than lost_frames=2
+    frames = clip_frames[:4] + [grey] * lost + clip_frames[4:7]
+    pipeline = LivePipeline(spy, IterSource(frames, fps=60.0), PipelineConfig(lost_frames=2), log=lambda _: None)
+    outputs: list[OutputFrame] = []
+
+    class Collect:
+        def write(self, out: OutputFrame, stats: object) -> None:
+            outputs.append(out)
+
+        def close(self) -> None:
+            pass
+
+    pipeline.run([Collect()])
+    assert len(outputs) == len(frames)
+    assert [o.present for o in outputs] == [True] * 4 + [False] * lost + [True] * 3
+    for o in outputs[4:8]:
+        assert o.held and np.array_equal(o.image, outputs[3].image)
+    assert len(spy.body_calls) == 7  # nobody in view: the engine is not called
+    assert spy.prev_is_zero(0) and not spy.prev_is_zero(3)
+    assert spy.prev_is_zero(4), "after more than lost_frames without a person the feedback restarts from zeros"
+    assert not spy.prev_is_zero(5)
+
+
+def test_a_camera_that_stops_delivering_ends_cleanly_with_a_playable_file(spy, clip_frames, tmp_path: Path) -> None:  # noqa: ANN001
+    release = threading.Event()
+
+    def camera():  # noqa: ANN202 - delivers a few frames, then hangs like a dead driver
+        yield from clip_frames[:3]
+        release.wait(30)
+
+    output = tmp_path / "stalled.mp4"
+    logs: list[str] = []
+    source = IterSource(camera(), fps=30.0, live=True, name="camera 0")
+    pipeline = LivePipeline(spy, source, PipelineConfig(stall_warning=0.1, stall_timeout=0.5), log=logs.append)
+    try:
+        with pytest.raises(CameraStalled, match="camera 0 stopped delivering frames"):
+            pipeline.run([VideoFileSink(output, 30.0, (256, 256))])
+    finally:
+        release.set()
+    written = pipeline.stats.as_dict()["frames_out"]
+    assert 1 <= written <= 3 and len(list(read_frames(output))) == written
+    assert any("no frame" in line for line in logs)
+    assert isinstance(CameraStalled("x"), DanceError)  # the CLI prints it as one line
+
+
+def test_ctrl_c_still_finalizes_the_output_file(spy, clip_frames, tmp_path: Path) -> None:  # noqa: ANN001
+    class CtrlC:
+        """Raises KeyboardInterrupt at the third frame, as Ctrl-C would on the calling thread."""
+
+        seen = 0
+
+        def write(self, out: OutputFrame, stats: object) -> None:
+            self.seen += 1
+            if self.seen == 3:
+                raise KeyboardInterrupt
+
+        def close(self) -> None:
+            pass
+
+    output = tmp_path / "interrupted.mp4"
+    pipeline = LivePipeline(spy, IterSource(clip_frames[:8], fps=60.0), log=lambda _: None)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run([VideoFileSink(output, 60.0, (256, 256)), CtrlC()])
+    assert len(list(read_frames(output))) == 3  # the file sink wrote 3 frames and was closed
+    assert not pipeline.capture.is_alive()
