@@ -1,9 +1,10 @@
 """fp16 ONNX graphs with fp32 inputs and outputs, for onnxruntime on a GPU (or wherever TensorRT is absent).
 
 Weights and activations go to fp16; Cast nodes at the edges keep the graph's interface fp32, so the
-runtime feeds it exactly like the fp32 graph. Numerically fragile ops can stay fp32: InstanceNorm
-sums a whole feature map, which can lose precision in fp16. `FP16_ATTEMPTS` is tried in order and
-the exporter keeps the first that passes parity, so fp32 islands appear only where they are needed.
+runtime feeds it exactly like the fp32 graph. Numerically fragile ops can stay fp32: instance
+normalization (exported as means, a square root and a division, see export.onnx_export) sums whole
+feature maps, which can lose precision in fp16. `FP16_ATTEMPTS` is tried in order and the exporter
+keeps the first that passes parity, so fp32 islands appear only where they are needed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from pathlib import Path
 
 import onnx
 
-FP16_ATTEMPTS: tuple[tuple[str, ...], ...] = ((), ("InstanceNormalization",))
+FP16_ATTEMPTS: tuple[tuple[str, ...], ...] = (
+    (),
+    ("ReduceMean", "Sqrt", "Div"),  # the normalization statistics in fp32
+    ("ReduceMean", "Sqrt", "Div", "Sub", "Mul", "Add", "InstanceNormalization"),  # all elementwise math in fp32
+)
 
 
 def convert_to_fp16(src: Path, dst: Path, keep_fp32: tuple[str, ...] = ()) -> None:

@@ -51,6 +51,7 @@ class FitConfig:
     face_fraction: float = 0.2  # share of the budget for the face stage
     face_d_warmup: float = 0.1  # share of the face stage that trains only the face discriminator
     gan_warmup: float = 0.25  # share of each body stage trained on reconstruction only (0 = the paper)
+    amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     use_vgg: bool = True
     vgg_weights: str | None = None
     lambda_l1: float = 10.0
@@ -334,10 +335,13 @@ class Trainer:
             fraction = stage_fraction(plan, progress)
             lr = decayed_lr(self.fit.lr, fraction)
             batch = resize_pair_batch(sampler.batch(progress.total_step, self.fit.batch_size), size).to(self.device)
-            if isinstance(stage, FaceStage):
-                losses = stage.step(batch, lr, discriminator_only=fraction < self.fit.face_d_warmup)
-            else:
-                losses = stage.step(batch, lr, adversarial=fraction >= self.fit.gan_warmup or not self._can_warm_up())
+            # Mixed precision on CUDA: bfloat16 keeps fp32's exponent range, so no loss scaling is needed.
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.fit.amp and self.device.type == "cuda"):
+                if isinstance(stage, FaceStage):
+                    losses = stage.step(batch, lr, discriminator_only=fraction < self.fit.face_d_warmup)
+                else:
+                    adversarial = fraction >= self.fit.gan_warmup or not self._can_warm_up()
+                    losses = stage.step(batch, lr, adversarial=adversarial)
             progress.stage_step += 1
             progress.total_step += 1
             progress.stage_seconds += time.perf_counter() - started
