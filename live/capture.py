@@ -8,8 +8,6 @@ for a file read as fast as possible every frame is kept.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import threading
 import time
@@ -23,6 +21,7 @@ import numpy as np
 
 from live.slots import LatestSlot
 from shared.errors import DanceError
+from shared.quiet import native_stderr_silenced
 from shared.video import probe_video, read_frames
 
 
@@ -88,25 +87,6 @@ class VideoFileSource:
             close()
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence native code writing to fd 2 (OpenCV's camera probing prints WARN/ERROR lines that
-    would bury the one error line the user should see)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (e.g. captured output): nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 class CameraSource:
     """An OpenCV camera (V4L2 on Linux). A failed read is reported as None, and `reopen` tries to
     open the device again, so a camera unplugged for a moment can come back."""
@@ -130,7 +110,7 @@ class CameraSource:
         self._size = (width, height) if width > 0 and height > 0 else None
 
     def _open(self) -> cv2.VideoCapture | None:
-        with _quiet_stderr():
+        with native_stderr_silenced():
             capture = cv2.VideoCapture(self.index)
         if capture.isOpened():
             return capture

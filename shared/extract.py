@@ -15,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from shared.pose import PoseFrame, PoseSequence
+from shared.quiet import native_stderr_silenced
 from shared.skeleton import BODY_SCHEMA, HOLISTIC_SCHEMA, POSE_LANDMARK_NAMES, SkeletonSchema
 from shared.video import probe_video, read_frames
 
@@ -48,9 +49,11 @@ class PoseEstimator:
     def __init__(self, config: EstimatorConfig | None = None) -> None:
         self.config = config or EstimatorConfig()
         self._solution = self._create()
+        self._warmed_up = False
 
     def _create(self):  # noqa: ANN202 - mediapipe has no type stubs
-        import mediapipe as mp
+        with native_stderr_silenced():
+            import mediapipe as mp
 
         options = dict(
             static_image_mode=False,
@@ -59,9 +62,10 @@ class PoseEstimator:
             min_detection_confidence=self.config.min_detection_confidence,
             min_tracking_confidence=self.config.min_tracking_confidence,
         )
-        if self.config.holistic:
-            return mp.solutions.holistic.Holistic(enable_segmentation=self.config.segmentation, **options)
-        return mp.solutions.pose.Pose(enable_segmentation=self.config.segmentation, **options)
+        with native_stderr_silenced():
+            if self.config.holistic:
+                return mp.solutions.holistic.Holistic(enable_segmentation=self.config.segmentation, **options)
+            return mp.solutions.pose.Pose(enable_segmentation=self.config.segmentation, **options)
 
     def reset(self) -> None:
         self.close()
@@ -73,7 +77,12 @@ class PoseEstimator:
     def estimate(self, frame_rgb: np.ndarray) -> tuple[PoseFrame, np.ndarray | None]:
         """The pose and, with `segmentation`, the person mask (HxW float32 in [0, 1]; zeros when nobody is seen)."""
         height, width = frame_rgb.shape[:2]
-        result = self._solution.process(np.ascontiguousarray(frame_rgb))
+        if self._warmed_up:
+            result = self._solution.process(np.ascontiguousarray(frame_rgb))
+        else:
+            with native_stderr_silenced():  # MediaPipe logs its graph set-up on the first frame
+                result = self._solution.process(np.ascontiguousarray(frame_rgb))
+            self._warmed_up = True
         mask = None
         if self.config.segmentation:
             found = getattr(result, "segmentation_mask", None)
