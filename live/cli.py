@@ -112,13 +112,22 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
 @click.option("--threads", type=click.IntRange(1), help="Torch CPU threads for the generator  [default: CPUs - 1].")
 @_backend_option
 @_device_option
+@click.option("--serve", is_flag=True, help="Serve a web page instead: viewers watch the source, mirrors send their camera.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="--serve: address to listen on (other than loopback needs a token).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="--serve: port (0: any free one).")
+@click.option("--token", help="--serve: token browsers must present  [default: none on loopback, else generated and printed].")
+@click.option("--max-peers", default=4, show_default=True, type=click.IntRange(1), help="--serve: most browsers at once.")
 def run(engines: Path | None, camera: int | None, video: Path | None, output: Path | None, window: bool | None,
         realtime: bool, background: Path | None, calibration: Path | None, calibration_seconds: float,
-        lost_frames: int, stall_timeout: float, max_frames: int | None, threads: int | None, backend: str, device: str) -> None:
+        lost_frames: int, stall_timeout: float, max_frames: int | None, threads: int | None, backend: str, device: str,
+        serve: bool, host: str, port: int, token: str | None, max_peers: int) -> None:
     """Puppeteer ENGINES (a run or its exported engines; default: the latest run under ./runs)
     with the person in front of --camera N or in --source VIDEO.
 
     Window keys: v switches the view (output | source, stick figure, output), c recalibrates, q quits.
+
+    With --serve, a web page at http://HOST:PORT/ shows it instead: as a viewer (the server's
+    --camera or --source, looped) or as a mirror (the browser's own camera; no source needed).
     """
     from live.background import Background
     from live.calibration import Calibration
@@ -126,6 +135,14 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
     from live.pipeline import LivePipeline, PipelineConfig
     from live.sinks import VideoFileSink, WindowSink, display_problem
 
+    if serve:
+        if output is not None or window or realtime or max_frames is not None:
+            raise click.UsageError("--serve streams to browsers: it takes no --output, --window, --realtime or --max-frames")
+        if camera is not None and video is not None:
+            raise click.UsageError("give --camera N or --source VIDEO, not both")
+        config = PipelineConfig(calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout)
+        _serve(engines, camera, video, calibration, background, config, threads, backend, device, host, port, token, max_peers)
+        return
     if (camera is None) == (video is None):
         raise click.UsageError("give either --camera N or --source VIDEO")
     no_display = display_problem()
@@ -171,6 +188,45 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
                 _log(f"wrote {output}")
     finally:
         source.close()
+
+
+def _serve(engines: Path | None, camera: int | None, video: Path | None, calibration: Path | None,
+           background: Path | None, config, threads: int | None, backend: str, device: str,  # noqa: ANN001 - PipelineConfig
+           host: str, port: int, token: str | None, max_peers: int) -> None:
+    """`--serve`: the web server over one engine (see live/server)."""
+    import torch
+
+    from live.background import Background
+    from live.calibration import Calibration
+    from live.capture import CameraSource, open_source
+    from live.server.app import ServerConfig, create_app, resolve_token, serve_forever
+    from live.server.session import LoopingVideoSource, SessionManager, SessionSettings
+
+    if calibration is not None and camera is None and video is None:
+        raise DanceError("--calibration is for the server's own --camera or --source; mirror sessions calibrate themselves")
+    open_own, size = None, None
+    if camera is not None or video is not None:
+        probe = open_source(camera, video)  # a clear error now, not at the first viewer
+        size = probe.size
+        probe.close()
+        open_own = (lambda: CameraSource(camera)) if camera is not None else (lambda: LoopingVideoSource(video))
+    torch.set_num_threads(threads or default_torch_threads())
+    engine = _load_engine(engines, backend, device)
+    stats = None
+    if calibration is not None:
+        loaded = Calibration.load(calibration)
+        loaded.check(engine.info.image_size, size, calibration)
+        stats = loaded.stats
+    if background is not None:
+        Background(background).close()  # a clear error now, not in every session
+    settings = SessionSettings(max_peers=max_peers, pipeline=config, calibration=stats, background=background)
+    manager = SessionManager(engine, settings, open_own, log=_log)
+    server = ServerConfig(host=host, port=port, token=resolve_token(host, token))
+    width, height = engine.info.image_size
+    watched = f"camera {camera}" if camera is not None else str(video) if video is not None else None
+    _log(f"{width}x{height} {engine.backend} engine; viewers watch "
+         + (watched or "nothing (no --camera/--source: mirror sessions only)"))
+    serve_forever(create_app(manager, server.token, server.max_body), server, log=_log)
 
 
 @main.command()

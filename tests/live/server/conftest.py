@@ -1,0 +1,87 @@
+"""Fixtures for the server tests: a small copy of the real clip, a running server, HTTP helpers."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from live.pipeline import PipelineConfig
+from live.server.app import BackgroundServer, create_app
+from live.server.session import LoopingVideoSource, SessionManager, SessionSettings
+from shared.video import VideoWriter, read_frames
+
+SMALL_WIDTH = 272  # the 1080x1920 clip scaled down: MediaPipe still finds the person, decoding stays cheap
+CALIBRATION_S = 0.3
+
+
+@pytest.fixture(scope="session")
+def small_clip(real_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real clip (a person dancing) at 272x484, 30 fps: 50 frames, played in a loop by the server."""
+    path = tmp_path_factory.mktemp("server") / "small.mp4"
+    frames = list(read_frames(real_clip))[::2]  # 60 fps -> 30 fps
+    height = round(frames[0].shape[0] * SMALL_WIDTH / frames[0].shape[1] / 2) * 2
+    writer = VideoWriter(path, 30.0, (SMALL_WIDTH, height))
+    for frame in frames:
+        writer.write(cv2.resize(frame, (SMALL_WIDTH, height), interpolation=cv2.INTER_AREA))
+    writer.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_rgb(small_clip: Path) -> list[np.ndarray]:
+    return list(read_frames(small_clip))
+
+
+@dataclass
+class Running:
+    url: str
+    manager: SessionManager
+    server: BackgroundServer
+
+
+def start_server(engine, source: Path | None, max_peers: int = 2, token: str | None = None,  # noqa: ANN001
+                 max_body: int | None = None) -> Running:
+    """A server on a free port (port 0), its own source looped when given."""
+    settings = SessionSettings(max_peers=max_peers, pipeline=PipelineConfig(calibration_seconds=CALIBRATION_S))
+    open_source = (lambda: LoopingVideoSource(source)) if source is not None else None
+    manager = SessionManager(engine, settings, open_source, log=lambda _: None)
+    app = create_app(manager, token) if max_body is None else create_app(manager, token, max_body)
+    server = BackgroundServer(app)
+    return Running(server.start(), manager, server)
+
+
+@pytest.fixture(scope="module")
+def served(tiny_engine, small_clip: Path) -> Iterator[Running]:  # noqa: ANN001
+    """The tiny engine served with the small clip as the server's own source, 2 peers at most."""
+    tiny_engine.set_plate(None)
+    running = start_server(tiny_engine, small_clip, max_peers=2)
+    try:
+        yield running
+    finally:
+        running.server.stop()
+
+
+def http(method: str, url: str, body: bytes | str | dict | list | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict | str]:
+    """One request; (status, JSON body or text), for error statuses too."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
