@@ -27,7 +27,7 @@ from shared.runtime import ENGINES_DIR, checkpoint_stamp, tensorrt_problem
 from shared.trained import TrainedModel, load_trained
 
 from export.fp16 import FP16_ATTEMPTS, convert_to_fp16
-from export.onnx_export import export_body, export_face, parity
+from export.onnx_export import export_body, export_face, parity, reference_outputs
 from export.parity import FP16_TOLERANCE, FP32_TOLERANCE, ParityCase, parity_cases
 from export.tensorrt import build_plans, require_tensorrt
 
@@ -91,6 +91,7 @@ class _Exporter:
         self.cases = cases
         self.log = log
         self.graphs: list[GraphEntry] = []
+        self.references: dict[str, dict] = {}  # role -> case -> the torch output every graph must match
 
     def _cases(self, role: str) -> dict[str, dict]:
         return {case.name: case.body if role == "body" else case.face for case in self.cases}
@@ -100,19 +101,20 @@ class _Exporter:
         path = self.folder / f"{role}.onnx"
         self.log(f"{role}: exporting to ONNX (opset {self.options.opset}), checking, slimming")
         reference = export(path)
-        errors = parity(path, reference, self._cases(role))
+        self.references[role] = reference_outputs(reference, self._cases(role))
+        errors = parity(path, self._cases(role), self.references[role])
         if max(errors.values()) > FP32_TOLERANCE:
             raise DanceError(f"{role}: the fp32 ONNX graph differs from torch by {max(errors.values()):.3g} (> {FP32_TOLERANCE:g}): {_format(errors)}")
         self.log(f"{role}: fp32 parity (max abs error) {_format(errors)}")
         self._add(role, "fp32", path, errors, ())
         return reference
 
-    def fp16(self, role: str, module: nn.Module) -> None:
+    def fp16(self, role: str) -> None:
         src, dst = self.folder / f"{role}.onnx", self.folder / f"{role}.fp16.onnx"
         tried = []
         for keep in FP16_ATTEMPTS:
             convert_to_fp16(src, dst, keep)
-            errors = parity(dst, module, self._cases(role))
+            errors = parity(dst, self._cases(role), self.references[role])
             tried.append(f"{'+'.join(keep) or 'nothing'} in fp32: {max(errors.values()):.3g}")
             if max(errors.values()) <= FP16_TOLERANCE:
                 kept = f" ({', '.join(keep)} kept in fp32)" if keep else ""
@@ -144,8 +146,8 @@ def export_model(model: TrainedModel, folder: Path, options: ExportOptions, sour
     if model.face_generator is not None:
         modules["face"] = exporter.fp32("face", lambda p: export_face(model.face_generator, config.face.box_size, p, options.opset))
     if options.fp16:
-        for role, module in modules.items():
-            exporter.fp16(role, module)
+        for role in modules:
+            exporter.fp16(role)
     plate = None
     if composites:
         plate = "plate.png"
