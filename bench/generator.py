@@ -6,7 +6,8 @@ For each preset (tiny and small; paper only on a GPU), an untrained generator of
 with compositing (what `dance-train fit` trains by default) is run by:
   - torch eager, the paper's way (the baseline): the model called once per frame, fp32, under
     `torch.no_grad()` only, fed its own previous output;
-  - onnxruntime fp32 and fp16 on the graphs `dance-export` writes, with the runtime's session options;
+  - onnxruntime fp32 and fp16 on the graphs `dance-export` writes, with the runtime's session options
+    (one thread per core, like torch);
   - TensorRT fp16, where an NVIDIA GPU and the tensorrt package are present.
 Backends run in blocks of frames, repeated in rounds, so load from other processes on a shared
 machine slows them alike. FLOPs are 2 x the multiply-accumulates of every convolution (counted with forward hooks),
@@ -37,7 +38,7 @@ from export.onnx_export import BodyGraph, body_inputs, export_body  # noqa: E402
 from shared.manifest import BODY_OUTPUT, GraphEntry, TensorSpec  # noqa: E402
 from shared.model_config import get_preset  # noqa: E402
 from shared.networks import build_generator  # noqa: E402
-from shared.runtime import OrtGraph, TensorRTGraph, build_tensorrt_plan, cpu_threads, tensorrt_problem  # noqa: E402
+from shared.runtime import OrtGraph, TensorRTGraph, build_tensorrt_plan, tensorrt_problem  # noqa: E402
 
 Step = Callable[[Tensor], Tensor]  # prev -> frame
 
@@ -151,15 +152,16 @@ def time_steps(steps: dict[str, Step], shape: tuple[int, ...], device: torch.dev
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presets", default=None, help="comma-separated (default: tiny,small; plus paper on a GPU)")
-    parser.add_argument("--frames", type=int, default=None, help="timed frames per backend (default: 30 tiny, 10 others)")
+    parser.add_argument("--frames", type=int, default=None, help="timed frames per backend (default: 30 tiny, 12 others)")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    threads = cpu_threads()
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     torch.set_num_threads(threads)
     presets = args.presets.split(",") if args.presets else ["tiny", "small"] + (["paper"] if device.type == "cuda" else [])
+    load_start = os.getloadavg()[0]  # before this script adds its own load
     peak_before = matmul_peak_gflops(device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {threads} threads"
-    print(f"device: {where}; torch {torch.__version__}, onnxruntime {ort.__version__}; load average {os.getloadavg()[0]:.1f}")
+    print(f"device: {where}; torch {torch.__version__}, onnxruntime {ort.__version__}; load average {load_start:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         results = []
         for preset in presets:
@@ -191,7 +193,10 @@ def main() -> None:
                 f"\ntargets for tiny on this CPU: onnxruntime fp32 {speedup:.2f}x the eager baseline (>= 1.3x: "
                 f"{verdict(speedup >= 1.3)}), {100 * share:.0f}% of the matmul peak (>= 70%: {verdict(share >= 0.7)})"
             )
-    print(f"conv work per frame counted with forward hooks (2 x MACs); load average at the end {os.getloadavg()[0]:.1f}")
+    print("conv work per frame counted with forward hooks (2 x MACs)")
+    if load_start > 0.5 and device.type == "cpu":
+        print("warning: other processes were using these cores; torch eager suffers most from that (its OpenMP "
+              "threads wait for descheduled ones), so rerun on an idle machine before comparing backends")
 
 
 if __name__ == "__main__":

@@ -31,4 +31,4 @@ def main(run: Path | None, engines: Path | None, fp16: bool, backend: str, opset
     except KeyboardInterrupt:
         click.echo("interrupted (nothing was written)", err=True)
         raise SystemExit(130) from None
-    click.echo(f"done: {out} ({', '.join(sorted(manifest.files))}); run it with `dance-live {out}`")
+    click.echo(f"done: {out} ({', '.join(sorted(manifest.files))})")

@@ -145,14 +145,11 @@ def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-def cpu_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def session_options(threads: int | None = None) -> ort.SessionOptions:
     """The onnxruntime settings measured fastest for these conv nets on a CPU (bench/generator.py):
-    every graph optimization (blocked NCHWc conv layouts, fusions), one intra-op thread per core,
-    sequential execution (the graph is one chain).
+    every graph optimization (blocked NCHWc conv layouts, fusions), sequential execution (the graph
+    is one chain), and as many intra-op threads as torch uses (`torch.set_num_threads`, one per core
+    by default), so one setting governs every backend: live leaves a core to MediaPipe that way.
 
     Worker threads do not spin while waiting. Spinning makes one session alone about 5% faster on an
     idle machine, but an engine runs two sessions in turn (body, face) beside torch and MediaPipe,
@@ -164,7 +161,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = threads or cpu_threads()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: the CUDA/TensorRT providers are chatty
