@@ -92,7 +92,22 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-class TorchEngine:
+class PlateSwapping:
+    """`set_plate` for every engine: each sets `info`, `device` and `trained_plate` (HxWx3 uint8 or None)."""
+
+    info: EngineInfo
+    device: torch.device
+    trained_plate: np.ndarray | None
+    plate: Tensor | None
+
+    def set_plate(self, plate: np.ndarray | None) -> None:
+        """Composite over `plate` (HxWx3 uint8 RGB, resized to the engine's size), or the trained plate."""
+        if not self.info.composite:
+            return
+        self.plate = plate_tensor(self.trained_plate if plate is None else plate, self.info.image_size, self.device)
+
+
+class TorchEngine(PlateSwapping):
     """Torch eager on a trained run: the paper's way of running the model (the baseline)."""
 
     backend = "torch"
@@ -116,12 +131,6 @@ class TorchEngine:
         self.trained_plate = model.plate_image
         self.plate: Tensor | None = None
         self.set_plate(None)
-
-    def set_plate(self, plate: np.ndarray | None) -> None:
-        """Composite over `plate` (HxWx3 uint8 RGB, resized to the engine's size), or the trained plate."""
-        if not self.info.composite:
-            return
-        self.plate = plate_tensor(self.trained_plate if plate is None else plate, self.info.image_size, self.device)
 
     @torch.inference_mode()
     def body(self, label: Tensor, prev: Tensor) -> Tensor:
@@ -389,7 +398,7 @@ class _FaceCall:
         return torch.cat([self.graph(label_crop=lab[None], image_crop=img[None]) for lab, img in zip(label_crop, image_crop)])
 
 
-class GraphEngine:
+class GraphEngine(PlateSwapping):
     """An exported model: the body graph (compositing inside it: the plate is an input) and the
     optional face graph, run by onnxruntime or TensorRT."""
 
@@ -416,12 +425,6 @@ class GraphEngine:
         self.trained_plate = read_plate(folder / manifest.plate) if manifest.composite and manifest.plate else None
         self.plate: Tensor | None = None
         self.set_plate(None)
-
-    def set_plate(self, plate: np.ndarray | None) -> None:
-        """Composite over `plate` (HxWx3 uint8 RGB, resized to the engine's size), or the trained plate."""
-        if not self.info.composite:
-            return
-        self.plate = plate_tensor(self.trained_plate if plate is None else plate, self.info.image_size, self.device)
 
     @torch.inference_mode()
     def body(self, label: Tensor, prev: Tensor) -> Tensor:
