@@ -51,42 +51,6 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
-class VideoFileSource:
-    """The frames of a video file, decoded in order."""
-
-    live = False
-
-    def __init__(self, path: str | Path, max_frames: int | None = None) -> None:
-        info = probe_video(path)  # a DanceError for anything that is not a video
-        self.path = Path(path)
-        self.name = self.path.name
-        self.fps = info.fps
-        self._size = info.size
-        self._frames: Iterator[np.ndarray] = read_frames(path, max_frames)
-        self._finished = False
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    def read(self) -> np.ndarray | None:
-        frame = next(self._frames, None)
-        self._finished = frame is None
-        return frame
-
-    def reopen(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        close = getattr(self._frames, "close", None)
-        if close is not None:
-            close()
-
-
 class CameraSource:
     """An OpenCV camera (V4L2 on Linux). A failed read is reported as None, and `reopen` tries to
     open the device again, so a camera unplugged for a moment can come back."""
@@ -170,6 +134,23 @@ class IterSource:
         close = getattr(self._frames, "close", None)
         if close is not None:
             close()
+
+
+class VideoFileSource(IterSource):
+    """The frames of a video file, decoded in order (a file, once finished, cannot be reopened)."""
+
+    def __init__(self, path: str | Path, max_frames: int | None = None) -> None:
+        info = probe_video(path)  # a DanceError for anything that is not a video
+        super().__init__(read_frames(path, max_frames), fps=info.fps, live=False, name=Path(path).name)
+        self.path = Path(path)
+        self._size = info.size
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def reopen(self) -> bool:
+        return False
 
 
 class PushSource:
