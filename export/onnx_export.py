@@ -8,7 +8,6 @@ plain convolution stacks that it exports exactly.
 
 from __future__ import annotations
 
-import copy
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import onnxruntime as ort
 import torch
 from torch import Tensor, nn
 
+from export.rewrites import for_export
 from shared.compositing import composite
 from shared.errors import DanceError
 from shared.manifest import BODY_INPUTS, BODY_OUTPUT, FACE_INPUTS, FACE_OUTPUT
@@ -34,41 +34,6 @@ class BodyGraph(nn.Module):
 
     def forward(self, label: Tensor, prev: Tensor, plate: Tensor | None = None) -> Tensor:
         return composite(self.generator(label, prev), plate if self.composites else None)
-
-
-class AccurateInstanceNorm(nn.Module):
-    """InstanceNorm2d without affine parameters, as plain ops whose means go over rows, then columns.
-
-    onnxruntime's InstanceNormalization (like a one-level ReduceMean) sums a whole feature map in
-    one fp32 pass. Where a map's mean is large next to its spread (on the first frame: zeros fed
-    back and a mostly black label), that rounding error, divided by the small std, reaches 1e-3
-    inside the network and 1e-4 at its output, beyond the fp32 parity bound. Two-level means (256
-    + 256 terms rather than 65536) are as exact as torch's, at the same speed (bench/generator.py).
-    """
-
-    def __init__(self, eps: float) -> None:
-        super().__init__()
-        self.eps = eps
-
-    @staticmethod
-    def _mean(x: Tensor) -> Tensor:
-        return x.mean(dim=3, keepdim=True).mean(dim=2, keepdim=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        centred = x - self._mean(x)
-        return centred / torch.sqrt(self._mean(centred * centred) + self.eps)
-
-
-def for_export(module: nn.Module) -> nn.Module:
-    """A copy of `module` with every InstanceNorm2d replaced by `AccurateInstanceNorm`."""
-    module = copy.deepcopy(module)
-    norms = [(parent, name, child) for parent in module.modules() for name, child in parent.named_children()
-             if isinstance(child, nn.InstanceNorm2d)]  # fmt: skip
-    for parent, name, norm in norms:
-        if norm.affine or norm.track_running_stats:
-            raise ValueError(f"{name}: only InstanceNorm2d without affine parameters or running stats is exported")
-        setattr(parent, name, AccurateInstanceNorm(norm.eps))
-    return module
 
 
 def body_inputs(composites: bool) -> tuple[str, ...]:

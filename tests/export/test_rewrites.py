@@ -1,0 +1,48 @@
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from export.rewrites import AccurateInstanceNorm, PhasePackedConv, for_export
+from shared.model_config import get_preset
+from shared.networks import FaceGenerator, build_generator
+
+
+@pytest.mark.parametrize(("in_ch", "out_ch", "kernel", "size"), [(16, 4, 7, 262), (16, 3, 7, 70), (5, 2, 3, 10)])
+def test_phase_packed_conv_computes_the_conv(in_ch: int, out_ch: int, kernel: int, size: int) -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(in_ch, out_ch, kernel)
+    nn.init.normal_(conv.bias, 0.0, 0.5)  # a non-zero bias must land on every phase
+    x = torch.randn(2, in_ch, size, size + 2)
+    packed = PhasePackedConv(conv)
+    with torch.no_grad():
+        expected, got = conv(x), packed(x)
+    assert got.shape == expected.shape
+    assert (got - expected).abs().max() <= 1e-5
+    assert packed.weight.shape == (4 * out_ch, in_ch, kernel + 1, kernel + 1)
+
+
+def test_phase_packed_conv_refuses_what_it_cannot_compute() -> None:
+    with pytest.raises(ValueError, match="stride-1"):
+        PhasePackedConv(nn.Conv2d(8, 3, 3, stride=2))
+    with pytest.raises(ValueError, match="stride-1"):
+        PhasePackedConv(nn.Conv2d(8, 3, 3, padding=1))
+    with pytest.raises(ValueError, match="even"):
+        PhasePackedConv(nn.Conv2d(8, 3, 3))(torch.zeros(1, 8, 9, 10))
+
+
+def test_for_export_packs_the_image_heads_and_keeps_the_function() -> None:
+    torch.manual_seed(1)
+    config = get_preset("tiny")
+    body = build_generator(dataclasses.replace(config.generator, composite=True)).eval()
+    face = FaceGenerator(config.face).eval()
+    for model, size in ((body, 256), (face, config.face.box_size)):
+        rewritten = for_export(model)
+        kinds = [type(m) for m in rewritten.modules()]
+        assert kinds.count(PhasePackedConv) == 1, "only the image head has so few output channels"
+        assert nn.InstanceNorm2d not in kinds and AccurateInstanceNorm in kinds
+        assert any(type(m) is nn.InstanceNorm2d for m in model.modules()), "the original is left as it was"
+        label, prev = torch.rand(1, 3, size, size), torch.rand(1, 3, size, size) * 2 - 1
+        with torch.no_grad():
+            assert (rewritten(label, prev) - model(label, prev)).abs().max() <= 1e-5
