@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.conftest's clip fetcher
 
 from live.capture import IterSource  # noqa: E402
-from live.cli import default_torch_threads  # noqa: E402
+from live.cli import default_graph_threads, default_torch_threads  # noqa: E402
 from live.feedback import FeedbackGenerator, label_to_tensor  # noqa: E402
 from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sinks import VideoFileSink  # noqa: E402
@@ -39,7 +39,8 @@ from shared.video import probe_video, read_frames  # noqa: E402
 
 
 def _train_tiny(folder: Path) -> Path:
-    """A tiny run trained for a few steps on the built-in synthetic dancer (about a minute)."""
+    """A tiny run trained for a few steps on the built-in synthetic dancer and exported (about a minute)."""
+    from export.engines import export_run
     from shared.synthetic import TARGET_BODY, write_dance_video
     from trainer.fit import FitConfig
     from trainer.prepare import PrepareConfig, prepare_dataset
@@ -50,6 +51,7 @@ def _train_tiny(folder: Path) -> Path:
     dataset, _ = prepare_dataset(video, folder / "dataset", PrepareConfig(), progress=False)
     run = folder / "run"
     run_fit(dataset, run, FitConfig(steps=6, use_vgg=False, checkpoint_every=100), device="cpu", progress=False)
+    export_run(run)  # RUN/engines, as `dance-export` writes them: live runs the onnxruntime graphs
     return run
 
 
@@ -89,7 +91,10 @@ def run_pipeline(engine, video: Path, repeat: int, pace: float | None, out: Path
     frames = itertools.chain.from_iterable(read_frames(video) for _ in range(repeat))
     source = IterSource(frames, fps=info.fps, name=video.name)
     pipeline = LivePipeline(engine, source, PipelineConfig(calibration_seconds=1.0, pace_fps=pace), log=lambda _: None)
-    return pipeline.run([VideoFileSink(out, pace or info.fps, engine.info.image_size)]).as_dict()
+    cpu_start = time.process_time()  # every thread of this process: decoding, MediaPipe, the generator, the sink
+    row = pipeline.run([VideoFileSink(out, pace or info.fps, engine.info.image_size)]).as_dict()
+    row["cpu_ms_per_frame"] = 1000 * (time.process_time() - cpu_start) / max(1, row["frames_out"])
+    return row
 
 
 @click.command()
@@ -98,7 +103,7 @@ def run_pipeline(engine, video: Path, repeat: int, pace: float | None, out: Path
 @click.option("--backend", default="auto", show_default=True)
 @click.option("--repeat", default=2, show_default=True, type=click.IntRange(1), help="Play the video this many times per run.")
 @click.option("--pace", default=30.0, show_default=True, help="Frame rate of the camera-like run.")
-@click.option("--threads", type=click.IntRange(1), help="Torch CPU threads  [default: as dance-live: CPUs - 1].")
+@click.option("--threads", type=click.IntRange(1), help="Generator CPU threads  [default: as dance-live: torch CPUs - 1, onnxruntime every CPU].")
 def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pace: float, threads: int | None) -> None:
     torch.set_num_threads(threads or default_torch_threads())
     if video is None:
@@ -109,11 +114,11 @@ def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pa
         if engines is None:
             print("training a tiny run for a few steps (about a minute)...", flush=True)
             engines = _train_tiny(Path(tmp))
-        engine = load_generator(engines, backend)
+        engine = load_generator(engines, backend, threads=threads or default_graph_threads())
         info = probe_video(video)
         width, height = engine.info.image_size
         print(f"video {video.name} {info.width}x{info.height} @ {info.fps:g} fps; engine {width}x{height} {engine.backend}; "
-              f"torch threads {torch.get_num_threads()}")
+              f"torch threads {torch.get_num_threads()}, onnxruntime threads {threads or default_graph_threads()}")
 
         pose_ms, label_ms, gen_ms = isolated(engine, video, 40)
         rows = {"fast": run_pipeline(engine, video, repeat, None, Path(tmp) / "fast.mp4"),
@@ -124,11 +129,11 @@ def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pa
     overlapped = max(pose_ms + label_ms, gen_ms)
     print(f"limits: {1000 / overlapped:.1f} fps with pose and generator fully overlapped, {1000 / serial:.1f} fps one after the other")
     stages = sorted({name for row in rows.values() for name in row["stages_ms"]})
-    print(f"\n{'run':<14} {'frames':>6} {'fps':>6} {'lat p50':>8} {'lat p95':>8} {'dropped':>8}  " + "  ".join(f"{s:>7}" for s in stages))
+    print(f"\n{'run':<14} {'frames':>6} {'fps':>6} {'lat p50':>8} {'lat p95':>8} {'dropped':>8} {'CPU ms':>7}  " + "  ".join(f"{s:>7}" for s in stages))
     for name, row in rows.items():
         cells = "  ".join(f"{row['stages_ms'].get(s, {}).get('p50', float('nan')):7.1f}" for s in stages)
         print(f"{name:<14} {row['frames_out']:>6} {row['fps']:>6.1f} {row['latency_ms']['p50']:>8.1f} "
-              f"{row['latency_ms']['p95']:>8.1f} {row['dropped_total']:>8}  {cells}")
+              f"{row['latency_ms']['p95']:>8.1f} {row['dropped_total']:>8} {row['cpu_ms_per_frame']:>7.0f}  {cells}")
     fast = rows["fast"]["fps"]
     print(f"\nas fast as possible: {fast:.1f} fps = {100 * fast * overlapped / 1000:.0f}% of the overlapped limit "
           f"(stage columns: median ms; latency in ms from capture to the frame written)")
@@ -136,6 +141,9 @@ def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pa
     verdict = "meets" if target["fps"] >= 20 and target["latency_ms"]["p95"] <= 100 else "misses"
     print(f"paced at {pace:g} fps: {target['fps']:.1f} fps, p95 latency {target['latency_ms']['p95']:.0f} ms: "
           f"{verdict} the target (>= 20 fps, p95 <= 100 ms)")
+    cpus = os.cpu_count() or 1
+    print(f"CPU: {target['cpu_ms_per_frame']:.0f} core-ms of work per output frame paced (decoding, pose, label, generator, "
+          f"sink, all threads): {cpus} CPUs fully used would allow {1000 * cpus / target['cpu_ms_per_frame']:.1f} fps")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"({os.cpu_count()} CPUs, load average {load} at the end; numpy {np.__version__}, torch {torch.__version__})")
 

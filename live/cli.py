@@ -78,10 +78,20 @@ def default_torch_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def _load_engine(engines: Path | None, backend: str, device: str):  # noqa: ANN202 - FrameGenerator
+def default_graph_threads() -> int:
+    """onnxruntime threads for a CPU generator: every CPU. Its workers do not spin (see
+    shared.runtime.session_options), so a core busy with MediaPipe delays a graph rather than
+    stalling it as it stalls torch. On 2 cores with the tiny engines, paced at 30 fps
+    (bench/live.py): 2 threads gave 17.9 fps and p95 latency 138 ms, 1 thread 14.2 fps and 164 ms."""
+    return os.cpu_count() or 1
+
+
+def _load_engine(engines: Path | None, backend: str, device: str, threads: int | None = None):  # noqa: ANN202
+    """The engine (a FrameGenerator), its graphs on `threads` CPU threads (default: every CPU;
+    torch keeps its own setting)."""
     from shared.runtime import load_generator
 
-    return load_generator(resolve_engines(engines), backend, device)
+    return load_generator(resolve_engines(engines), backend, device, threads or default_graph_threads())
 
 
 def _log(message: str) -> None:
@@ -109,7 +119,8 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
 @click.option("--stall-timeout", default=5.0, show_default=True, type=click.FloatRange(0.1),
               help="Give up when the camera delivers nothing for this many seconds.")
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after this many source frames (files only).")
-@click.option("--threads", type=click.IntRange(1), help="Torch CPU threads for the generator  [default: CPUs - 1].")
+@click.option("--threads", type=click.IntRange(1),
+              help="CPU threads for the generator  [default: torch CPUs - 1, onnxruntime every CPU].")
 @_backend_option
 @_device_option
 @click.option("--serve", is_flag=True, help="Serve a web page instead: viewers watch the source, mirrors send their camera.")
@@ -158,7 +169,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         import torch
 
         torch.set_num_threads(threads or default_torch_threads())
-        engine = _load_engine(engines, backend, device)
+        engine = _load_engine(engines, backend, device, threads)
         stats = None
         if calibration is not None:
             loaded = Calibration.load(calibration)
@@ -211,7 +222,7 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
         probe.close()
         open_own = (lambda: CameraSource(camera)) if camera is not None else (lambda: LoopingVideoSource(video))
     torch.set_num_threads(threads or default_torch_threads())
-    engine = _load_engine(engines, backend, device)
+    engine = _load_engine(engines, backend, device, threads)
     stats = None
     if calibration is not None:
         loaded = Calibration.load(calibration)

@@ -445,7 +445,8 @@ class GraphEngine(PlateSwapping):
         return add_face_residual(frame, label.to(self.device), face_box, _FaceCall(self.face_graph))
 
 
-def _onnxruntime_engine(folder: Path, manifest: EngineManifest, backend: str, device: torch.device) -> GraphEngine:
+def _onnxruntime_engine(folder: Path, manifest: EngineManifest, backend: str, device: torch.device,
+                        threads: int | None) -> GraphEngine:  # fmt: skip
     forced = {"onnxruntime-fp32": "fp32", "onnxruntime-fp16": "fp16"}.get(backend)
     # On a CPU an fp16 graph is slower (the CPU provider casts around most ops) and less exact.
     precision = forced or ("fp16" if device.type == "cuda" and manifest.graph("body", "fp16") else "fp32")
@@ -462,7 +463,8 @@ def _onnxruntime_engine(folder: Path, manifest: EngineManifest, backend: str, de
             parts = (gpu_name(device), "ort-" + ort.__version__, manifest.files[entry.file], precision)
             trt_cache = folder / TENSORRT_CACHE / ("ort-" + tensorrt_cache_key(*parts))
             trt_cache.mkdir(parents=True, exist_ok=True)
-        return OrtGraph(folder / entry.file, entry, device, ort_providers(device, trt_cache, fp16=precision == "fp16"))
+        providers = ort_providers(device, trt_cache, fp16=precision == "fp16")
+        return OrtGraph(folder / entry.file, entry, device, providers, threads)
 
     face = open_graph(face_entry) if face_entry else None
     return GraphEngine(manifest, folder, open_graph(body_entry), face, "onnxruntime", device, precision)
@@ -482,7 +484,7 @@ def _tensorrt_engine(folder: Path, manifest: EngineManifest, device: torch.devic
     return GraphEngine(manifest, folder, graphs["body"], graphs.get("face"), "tensorrt", device, precision)
 
 
-def _load_engines(folder: Path, backend: str, device: torch.device) -> FrameGenerator:
+def _load_engines(folder: Path, backend: str, device: torch.device, threads: int | None) -> FrameGenerator:
     manifest = EngineManifest.load(folder)
     if backend == "auto":
         backend = "tensorrt" if device.type == "cuda" and tensorrt_problem() is None else "onnxruntime"
@@ -493,7 +495,7 @@ def _load_engines(folder: Path, backend: str, device: torch.device) -> FrameGene
         if not run or not (Path(run) / "checkpoints").is_dir():
             raise DanceError(f"the torch backend needs the training run this was exported from ({run}), which is not here")
         return TorchEngine(load_trained(run), device)
-    return _onnxruntime_engine(folder, manifest, backend, device)
+    return _onnxruntime_engine(folder, manifest, backend, device, threads)
 
 
 def checkpoint_stamp(path: Path) -> dict[str, Any]:
@@ -533,7 +535,7 @@ def available_backends(source: str | Path, device: str | torch.device = "cpu") -
     return found
 
 
-def load_generator(source: str | Path, backend: str = "auto", device: str = "cpu") -> FrameGenerator:
+def load_generator(source: str | Path, backend: str = "auto", device: str = "cpu", threads: int | None = None) -> FrameGenerator:
     """An engine for a trained run folder or an exported engines folder (see export/).
 
     backend: "torch" (eager, from the run's checkpoint), "onnxruntime" (the fp16 graphs on a GPU when
@@ -541,6 +543,7 @@ def load_generator(source: str | Path, backend: str = "auto", device: str = "cpu
     or "auto": the fastest present for `device`: tensorrt, then onnxruntime, then torch. A run folder
     whose `engines/` was exported from its latest checkpoint runs those engines.
     device: "cpu", "cuda", "cuda:N", or "auto" (CUDA when present).
+    threads: intra-op CPU threads of onnxruntime graphs (default: as many as torch uses).
     """
     source = Path(source)
     if backend not in BACKENDS:
@@ -549,11 +552,11 @@ def load_generator(source: str | Path, backend: str = "auto", device: str = "cpu
         raise DanceError(f"{source}: no such run or engines folder")
     dev = resolve_device(device)
     if (source / MANIFEST_NAME).is_file():
-        return _load_engines(source, backend, dev)
+        return _load_engines(source, backend, dev, threads)
     if (source / "checkpoints").is_dir():
         engines = None if backend == "torch" else fresh_engines(source)
         if engines is not None:
-            return _load_engines(engines, backend, dev)
+            return _load_engines(engines, backend, dev, threads)
         if backend not in ("auto", "torch"):
             raise DanceError(
                 f"{source} is a training run without engines exported from its latest checkpoint: only the torch "
