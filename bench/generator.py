@@ -9,7 +9,8 @@ with compositing (what `dance-train fit` trains by default) is run by:
     `torch.no_grad()` is only taken on torch 0.4), here fed its own previous output;
   - torch eager under `torch.no_grad()`, the best plain torch does, for comparison;
   - onnxruntime fp32 and fp16 on the graphs `dance-export` writes, with the runtime's session options
-    (one thread per core, like torch);
+    (one thread per core, like torch), and on a CPU int8 (`dance-export --int8`; calibrated here on
+    the synthetic dancer);
   - TensorRT fp16, where an NVIDIA GPU and the tensorrt package are present.
 Backends run in blocks of frames, repeated in rounds, so load from other processes on a shared
 machine slows them alike. FLOPs are 2 x the multiply-accumulates of every convolution (counted with forward hooks),
@@ -36,10 +37,13 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from export.fp16 import convert_to_fp16  # noqa: E402
+from export.int8 import quantize_int8  # noqa: E402
 from export.onnx_export import BodyGraph, body_inputs, export_body  # noqa: E402
 from shared.manifest import BODY_OUTPUT, GraphEntry, TensorSpec  # noqa: E402
 from shared.model_config import get_preset  # noqa: E402
 from shared.networks import build_generator  # noqa: E402
+from shared.render import render_label  # noqa: E402
+from shared.synthetic import TARGET_BODY, dance_poses  # noqa: E402
 from shared.runtime import OrtGraph, TensorRTGraph, build_tensorrt_plan, tensorrt_problem  # noqa: E402
 
 Step = Callable[[Tensor], Tensor]  # prev -> frame
@@ -123,7 +127,12 @@ def backends(preset: str, folder: Path, device: torch.device) -> tuple[dict[str,
             return eager(label_d, prev, plate_d)
 
     steps: dict[str, Step] = {BASELINE: paper_eager, "torch eager fp32, no_grad": no_grad_eager}
-    for name, path, precision in (("onnxruntime fp32", fp32, "fp32"), ("onnxruntime fp16", fp16, "fp16")):
+    graphs = [("onnxruntime fp32", fp32, "fp32"), ("onnxruntime fp16", fp16, "fp16")]
+    if device.type == "cpu":
+        int8 = folder / f"{preset}.int8.onnx"
+        quantize_int8(fp32, int8, _calibration(eager, (width, height), plate))
+        graphs.append(("onnxruntime int8", int8, "int8"))
+    for name, path, precision in graphs:
         graph = OrtGraph(path, _entry(path, precision, example), device)
         steps[name] = lambda prev, graph=graph: graph(label=label_d, prev=prev, plate=plate_d)
     if device.type == "cuda" and tensorrt_problem() is None:
@@ -132,6 +141,17 @@ def backends(preset: str, folder: Path, device: torch.device) -> tuple[dict[str,
         graph = TensorRTGraph(plan, _entry(fp32, "fp16", example), device)
         steps["tensorrt fp16"] = lambda prev, graph=graph: graph(label=label_d, prev=prev, plate=plate_d)
     return steps, macs, (width, height)
+
+
+@torch.no_grad()
+def _calibration(body: nn.Module, size: tuple[int, int], plate: Tensor, frames: int = 8) -> list[dict]:
+    """int8 calibration feeds: the synthetic dancer's labels, each with the previous frame fed back."""
+    feeds, prev = [], torch.zeros(1, 3, size[1], size[0])
+    for pose in dance_poses(TARGET_BODY, num_frames=frames, size=size):
+        label = torch.from_numpy(render_label(pose, size)).permute(2, 0, 1)[None].float() / 255
+        feeds.append({"label": label.numpy(), "prev": prev.numpy(), "plate": plate.numpy()})
+        prev = body(label, prev, plate)
+    return feeds
 
 
 def time_steps(steps: dict[str, Step], shape: tuple[int, ...], device: torch.device, frames: int, rounds: int = 3) -> dict[str, float]:
@@ -189,9 +209,10 @@ def main() -> None:
         baseline, no_grad = medians[BASELINE], medians["torch eager fp32, no_grad"]
         for name, seconds in medians.items():
             gflops = 2 * macs / seconds / 1e9
+            share = "n/a" if "int8" in name else f"{100 * gflops / peak:.0f}%"  # int8 work against an fp32 peak means nothing
             print(
                 f"| {preset} | {width}x{height} | {name} | {seconds * 1e3:.1f} | {1 / seconds:.1f} | {gflops:.0f} | "
-                f"{100 * gflops / peak:.0f}% | {baseline / seconds:.2f}x | {no_grad / seconds:.2f}x |"
+                f"{share} | {baseline / seconds:.2f}x | {no_grad / seconds:.2f}x |"
             )
     for preset, width, height, macs, medians in results:
         if preset == "tiny" and device.type == "cpu":

@@ -27,6 +27,7 @@ from shared.runtime import ENGINES_DIR, checkpoint_stamp, tensorrt_problem
 from shared.trained import TrainedModel, load_trained
 
 from export.fp16 import FP16_ATTEMPTS, convert_to_fp16
+from export.int8 import INT8_MEAN_TOLERANCE, Int8Data, int8_data, quantize_int8, sequence_errors
 from export.onnx_export import export_body, export_face, parity, reference_outputs
 from export.parity import FP16_TOLERANCE, FP32_TOLERANCE, ParityCase, parity_cases
 from export.tensorrt import build_plans, require_tensorrt
@@ -39,6 +40,7 @@ MIN_OPSET = 13  # the first with the Pad / Slice forms these graphs use as input
 @dataclass(frozen=True)
 class ExportOptions:
     fp16: bool = False
+    int8: bool = False  # also int8 graphs for CPUs (see export.int8)
     backend: str = "auto"  # "onnx": ONNX graphs only; "tensorrt": also TensorRT plans (needs CUDA); "auto": plans when possible
     opset: int = DEFAULT_OPSET
 
@@ -124,6 +126,20 @@ class _Exporter:
         dst.unlink(missing_ok=True)
         raise DanceError(f"{role}: no fp16 graph within {FP16_TOLERANCE:g} of torch ({'; '.join(tried)}); export without --fp16")
 
+    def int8(self, role: str, data: Int8Data) -> None:
+        """Quantize the fp32 graph (calibrated on every other frame of `data`), then check it on all of
+        them, the body fed its own frames; too far from torch is an error, as a parity failure is."""
+        src, dst = self.folder / f"{role}.onnx", self.folder / f"{role}.int8.onnx"
+        feeds, outputs = (data.body_feeds, data.body_outputs) if role == "body" else (data.face_feeds, data.face_outputs)
+        quantize_int8(src, dst, feeds[::2])
+        errors = parity(dst, self._cases(role), self.references[role]) | sequence_errors(dst, feeds, outputs, role == "body")
+        if errors["sequence mean"] > INT8_MEAN_TOLERANCE:
+            dst.unlink()
+            raise DanceError(f"{role}: the int8 graph is too far from torch (mean error {errors['sequence mean']:.3g} > "
+                             f"{INT8_MEAN_TOLERANCE:g} over {len(feeds)} real frames); export without --int8")
+        self.log(f"{role}: int8 abs error against torch {_format(errors)} (max unless said; sequence: {len(feeds)} real frames)")
+        self._add(role, "int8", dst, errors, ())
+
     def _add(self, role: str, precision: str, path: Path, errors: dict[str, float], keep: tuple[str, ...]) -> None:
         model = onnx.load(str(path), load_external_data=False)
         shapes = {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim) for v in [*model.graph.input, *model.graph.output]}
@@ -137,7 +153,7 @@ def export_model(model: TrainedModel, folder: Path, options: ExportOptions, sour
     """Write graphs, plate and manifest for `model` into the existing empty `folder`."""
     config = model.config
     cases, origin = parity_cases(model)
-    log(f"parity inputs: random, and a real label from the {origin}")
+    log(f"parity inputs: random, and a real label from {origin}")
     exporter = _Exporter(folder, options, cases, log)
     composites = config.generator.composite
     modules: dict[str, nn.Module] = {  # role -> the torch module each graph must match
@@ -148,6 +164,11 @@ def export_model(model: TrainedModel, folder: Path, options: ExportOptions, sour
     if options.fp16:
         for role in modules:
             exporter.fp16(role)
+    if options.int8:
+        data = int8_data(model)
+        log(f"int8: calibrating on real labels from {data.origin}")
+        for role in modules:
+            exporter.int8(role, data)
     plate = None
     if composites:
         plate = "plate.png"

@@ -68,7 +68,7 @@ def real_label(model: TrainedModel) -> tuple[np.ndarray, tuple[float, float] | N
     pose = dance_poses(TARGET_BODY, num_frames=8, size=size)[4]
     box: FaceBox | None = face_box(pose, size, model.config.face.box_size)
     centre = (box.x0 + box.size / 2, box.y0 + box.size / 2) if box else None
-    return render_label(pose, size), centre, "synthetic dancer"
+    return render_label(pose, size), centre, "the synthetic dancer"
 
 
 @torch.no_grad()
@@ -100,3 +100,48 @@ def parity_cases(model: TrainedModel, seed: int = 0) -> tuple[list[ParityCase], 
         body = {"label": label, "prev": prev} | ({"plate": plate} if plate is not None else {})
         cases.append(ParityCase(name, body, {"label_crop": crop_faces(label, box), "image_crop": crop_faces(frame, box)}))
     return cases, origin
+
+
+@dataclass
+class LabelSequence:
+    """Real labels in order, with their face boxes: what live feeds, for int8 calibration and checks."""
+
+    labels: list[Tensor]  # (1, 3, H, W) in [0, 1] at the model's size
+    boxes: list[Tensor]  # (1, 3) face box (x0, y0, size) of each label, clamped inside the image
+    origin: str
+
+
+def label_sequence(model: TrainedModel, count: int, max_stride: int = 4) -> LabelSequence:
+    """`count` labels from the run's dataset (every frame up to every `max_stride`th, spread over as
+    much of it as that reaches), else from the synthetic dancer."""
+    size = tuple(model.config.image_size)
+    box_size = model.config.face.box_size
+    folder = Path(str(model.info["run"].get("dataset", "")))
+    images: list[np.ndarray] = []
+    centres: list[tuple[float, float] | None] = []
+    origin = "the synthetic dancer"
+    if (folder / "labels.npy").is_file():
+        try:
+            labels = np.load(folder / "labels.npy", mmap_mode="r")
+            boxes = np.load(folder / "face_boxes.npy") if (folder / "face_boxes.npy").is_file() else np.full((len(labels), 3), -1)
+            stride = int(min(max_stride, max(1, len(labels) // count)))
+            start = max(0, (len(labels) - stride * count) // 2)
+            for index in range(start, min(len(labels), start + stride * count), stride):
+                label = np.array(labels[index])
+                scale = size[0] / label.shape[1]
+                if label.shape[:2] != (size[1], size[0]):
+                    label = cv2.resize(label, size, interpolation=cv2.INTER_NEAREST)
+                x0, y0, side = (float(v) for v in boxes[index])
+                images.append(label)
+                centres.append(((x0 + side / 2) * scale, (y0 + side / 2) * scale) if side > 0 else None)
+            origin = f"dataset {folder.name} frames {start}-{start + stride * (len(images) - 1)} every {stride}"
+        except (OSError, ValueError, IndexError):
+            images, centres = [], []
+    if not images:
+        for pose in dance_poses(TARGET_BODY, num_frames=count, size=size):
+            box = face_box(pose, size, box_size)
+            images.append(render_label(pose, size))
+            centres.append((box.x0 + box.size / 2, box.y0 + box.size / 2) if box else None)
+    width, height = size
+    boxes_out = [_box_around(*(c if c is not None else (width / 2, height / 4)), box_size, (width, height)) for c in centres]
+    return LabelSequence([_label_tensor(image) for image in images], boxes_out, origin)

@@ -100,7 +100,7 @@ def _log(message: str) -> None:
 
 _engines_argument = click.argument("engines", required=False, type=click.Path(path_type=Path))
 _backend_option = click.option("--backend", default="auto", show_default=True,
-                               help="auto, torch, onnxruntime, onnxruntime-fp32, onnxruntime-fp16 or tensorrt.")
+                               help="auto, torch, onnxruntime, onnxruntime-fp32, onnxruntime-fp16, onnxruntime-int8 or tensorrt.")
 _device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 
 

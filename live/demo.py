@@ -2,7 +2,7 @@
 
 1. the built-in synthetic *target* dancer is written as a video;
 2. `dance-train fit` trains the `tiny` preset on it for a bounded time;
-3. `dance-export` writes the ONNX engines (checked against torch);
+3. `dance-export --int8` writes the ONNX engines (checked against torch), int8 ones for this CPU too;
 4. the live pipeline puppeteers the target with a *different* source dancer (other proportions and
    floor position, so the global pose normalization is visible), or with `--source VIDEO`;
 5. it writes output.mp4, compare.mp4 (source | stick figure | output) and contact_sheet.png.
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from live.capture import VideoFileSource
-from live.cli import default_torch_threads
+from live.cli import default_graph_threads, default_torch_threads
 from live.pipeline import LivePipeline, OutputFrame, PipelineConfig
 from live.sinks import VideoFileSink, side_by_side
 from live.stats import LiveStats
@@ -91,10 +91,10 @@ def main(minutes: float, source: Path | None, output: Path, frames: int, source_
 
     run = output / "run"
     _run([_script("dance-train"), "fit", str(target), "-o", str(run), "--minutes", str(minutes), "--no-vgg"])
-    _run([_script("dance-export"), str(run)])
+    _run([_script("dance-export"), str(run), "--int8"])
 
     torch.set_num_threads(default_torch_threads())
-    engine = load_generator(run)
+    engine = load_generator(run, threads=default_graph_threads())
     video = VideoFileSource(source)
     size = engine.info.image_size
     compare = CompareSink(output / "compare.mp4", video.fps, size, probe_video(source).frame_count)
@@ -105,7 +105,7 @@ def main(minutes: float, source: Path | None, output: Path, frames: int, source_
     sheet = contact_sheet(compare.kept, titles=["source", "stick figure", "target (generated)"], cell_height=256)
     cv2.imwrite(str(output / "contact_sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     summary = stats.as_dict()
-    click.echo(f"\nlive ran at {summary['fps']:.1f} fps ({engine.backend} backend) on {summary['frames_out']} frames")
+    click.echo(f"\nlive ran at {summary['fps']:.1f} fps ({engine.backend} {engine.info.precision}) on {summary['frames_out']} frames")
     for name in ("output.mp4", "compare.mp4", "contact_sheet.png"):
         click.echo(f"  {output / name}")
 

@@ -26,4 +26,5 @@ def test_demo_writes_every_output(tmp_path: Path) -> None:
     assert compare.size == (3 * 256, 256)
     sheet = cv2.imread(str(out / "contact_sheet.png"))
     assert sheet is not None and sheet.shape[0] > 256 and sheet.shape[1] > 3 * 200
-    assert (out / "run" / "engines" / "manifest.json").exists()
+    assert (out / "run" / "engines" / "manifest.json").exists() and (out / "run" / "engines" / "body.int8.onnx").exists()
+    assert "(onnxruntime int8)" in done.stdout, "live on a CPU runs the int8 graphs the demo exported"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,10 +11,10 @@ import numpy as np
 import pytest
 
 from live.calibration import Calibration, calibrate_video
-from live.capture import IterSource, VideoFileSource
-from live.pipeline import CameraStalled, LivePipeline, OutputFrame, PipelineConfig
+from live.capture import Frame, IterSource, VideoFileSource
+from live.pipeline import CameraStalled, FreshFrames, LivePipeline, OutputFrame, PipelineConfig
 from live.sinks import HandoffSink, VideoFileSink
-from live.slots import LatestFrame
+from live.slots import LatestFrame, LatestSlot
 from shared.errors import DanceError
 from shared.video import probe_video, read_frames
 
@@ -148,3 +149,58 @@ def test_ctrl_c_still_finalizes_the_output_file(spy, clip_frames, tmp_path: Path
         pipeline.run([VideoFileSink(output, 60.0, (256, 256)), CtrlC()])
     assert len(list(read_frames(output))) == 3  # the file sink wrote 3 frames and was closed
     assert not pipeline.capture.is_alive()
+
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _frame(index: int, interval: float = 0.2) -> Frame:
+    """A camera frame captured at index x interval seconds on a fake clock (so waits are long and
+    the test does not depend on how fast threads get scheduled)."""
+    return Frame(np.zeros((4, 4, 3), np.uint8), index, index * interval, index * interval)
+
+
+def test_fresh_frames_waits_for_the_next_frame_only_when_the_newest_is_stale() -> None:
+    slot: LatestSlot[Frame] = LatestSlot(latest_wins=True)
+    clock = FakeClock()
+    fresh = FreshFrames(slot, clock=clock)
+    slot.put(_frame(0))
+    clock.now = 0.15
+    assert fresh.take().index == 0, "with no frame interval known yet, the newest frame is taken as it is"
+    slot.put(_frame(1))
+    clock.now = 0.21
+    assert fresh.take().index == 1 and fresh.interval.value == pytest.approx(0.2)
+
+    slot.put(_frame(2))
+    clock.now = 0.41  # 10 ms old: young, taken at once
+    start = time.perf_counter()
+    assert fresh.take().index == 2 and time.perf_counter() - start < 0.05
+
+    slot.put(_frame(3))
+    clock.now = 0.75  # 150 ms old, the next one is due in 50 ms
+    timer = threading.Timer(0.005, lambda: slot.put(_frame(4)))
+    timer.start()
+    assert fresh.take().index == 4 and slot.dropped == 1
+    timer.join()
+
+    slot.put(_frame(5))
+    clock.now = 1.15  # stale, but no next frame comes in time: it is used after all
+    start = time.perf_counter()
+    assert fresh.take().index == 5 and time.perf_counter() - start < 0.5
+
+
+def test_fresh_frames_never_waits_on_a_lossless_slot() -> None:
+    slot: LatestSlot[Frame] = LatestSlot(latest_wins=False)
+    clock = FakeClock()
+    fresh = FreshFrames(slot, clock=clock)
+    clock.now = 100.0  # every frame is ancient
+    for index in range(3):
+        slot.put(_frame(index))
+        assert fresh.take().index == index
+    assert slot.dropped == 0
