@@ -6,8 +6,8 @@ Runs the real pipeline (MediaPipe in tracking mode, One Euro, normalization, lab
 fed back its own output, FaceGAN, an mp4 sink) on a real video, once as fast as possible and once
 paced at 30 fps like a camera. It also times the pose model and the generator alone, which bound
 what the pipeline can reach. Defaults: the Pose2Sim clip the tests use (1080x1920, 60 fps) and a
-`tiny` run (256x256) trained for a few steps into a temporary folder (speed does not depend on
-how well it is trained).
+`tiny` run (256x256) trained for a few steps into a temporary folder and exported with int8
+graphs (speed does not depend on how well it is trained); `--backend onnxruntime-fp32` compares.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from shared.video import probe_video, read_frames  # noqa: E402
 
 def _train_tiny(folder: Path) -> Path:
     """A tiny run trained for a few steps on the built-in synthetic dancer and exported (about a minute)."""
-    from export.engines import export_run
+    from export.engines import ExportOptions, export_run
     from shared.synthetic import TARGET_BODY, write_dance_video
     from trainer.fit import FitConfig
     from trainer.prepare import PrepareConfig, prepare_dataset
@@ -51,7 +51,7 @@ def _train_tiny(folder: Path) -> Path:
     dataset, _ = prepare_dataset(video, folder / "dataset", PrepareConfig(), progress=False)
     run = folder / "run"
     run_fit(dataset, run, FitConfig(steps=6, use_vgg=False, checkpoint_every=100), device="cpu", progress=False)
-    export_run(run)  # RUN/engines, as `dance-export` writes them: live runs the onnxruntime graphs
+    export_run(run, options=ExportOptions(int8=True))  # as `dance-export --int8`: live on a CPU runs the int8 graphs
     return run
 
 
@@ -117,7 +117,7 @@ def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pa
         engine = load_generator(engines, backend, threads=threads or default_graph_threads())
         info = probe_video(video)
         width, height = engine.info.image_size
-        print(f"video {video.name} {info.width}x{info.height} @ {info.fps:g} fps; engine {width}x{height} {engine.backend}; "
+        print(f"video {video.name} {info.width}x{info.height} @ {info.fps:g} fps; engine {width}x{height} {engine.backend} {engine.info.precision}; "
               f"torch threads {torch.get_num_threads()}, onnxruntime threads {threads or default_graph_threads()}")
 
         pose_ms, label_ms, gen_ms = isolated(engine, video, 40)

@@ -17,8 +17,9 @@ import torch
 from torch import Tensor
 
 from shared.compositing import composite
-from shared.facebox import FaceBox, face_box
 from shared.face_residual import crop_faces
+from shared.facebox import FaceBox, face_box
+from shared.pose import PoseFrame
 from shared.render import render_label
 from shared.synthetic import TARGET_BODY, dance_poses
 from shared.trained import TrainedModel
@@ -45,30 +46,48 @@ def _box_around(cx: float, cy: float, size: int, image_size: tuple[int, int]) ->
     return torch.tensor([[x0, y0, size]])
 
 
-def real_label(model: TrainedModel) -> tuple[np.ndarray, tuple[float, float] | None, str]:
+Centre = tuple[float, float] | None  # of a label's face box, in the model's pixels; None: no face seen
+
+
+def _dataset_labels(model: TrainedModel) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """The run's dataset labels (memory-mapped) and face boxes, and its name; None when it is gone."""
+    folder = Path(str(model.info["run"].get("dataset", "")))
+    if not (folder / "labels.npy").is_file():
+        return None
+    try:
+        labels = np.load(folder / "labels.npy", mmap_mode="r")
+        boxes = np.load(folder / "face_boxes.npy") if (folder / "face_boxes.npy").is_file() else np.full((len(labels), 3), -1)
+    except (OSError, ValueError):
+        return None  # unreadable dataset: the synthetic dancer stands in
+    return labels, boxes, folder.name
+
+
+def _dataset_frame(labels: np.ndarray, boxes: np.ndarray, index: int, size: tuple[int, int]) -> tuple[np.ndarray, Centre]:
+    """Dataset label `index` at `size`, and its face box centre scaled alike."""
+    label = np.array(labels[index])
+    scale = size[0] / label.shape[1]
+    if label.shape[:2] != (size[1], size[0]):
+        label = cv2.resize(label, size, interpolation=cv2.INTER_NEAREST)
+    x0, y0, side = (float(v) for v in boxes[index])
+    return label, (((x0 + side / 2) * scale, (y0 + side / 2) * scale) if side > 0 else None)
+
+
+def _synthetic_frame(model: TrainedModel, pose: PoseFrame) -> tuple[np.ndarray, Centre]:
+    size = tuple(model.config.image_size)
+    box: FaceBox | None = face_box(pose, size, model.config.face.box_size)
+    return render_label(pose, size), ((box.x0 + box.size / 2, box.y0 + box.size / 2) if box else None)
+
+
+def real_label(model: TrainedModel) -> tuple[np.ndarray, Centre, str]:
     """A real label at the model's size, the centre of its face box (or None), and where it came from."""
     size = tuple(model.config.image_size)
-    folder = Path(str(model.info["run"].get("dataset", "")))
-    labels_file, boxes_file = folder / "labels.npy", folder / "face_boxes.npy"
-    if labels_file.is_file():
-        try:
-            labels = np.load(labels_file, mmap_mode="r")
-            boxes = np.load(boxes_file) if boxes_file.is_file() else np.full((len(labels), 3), -1)
-            with_face = np.flatnonzero(boxes[:, 2] > 0)
-            index = int(with_face[len(with_face) // 2]) if len(with_face) else len(labels) // 2
-            label = np.array(labels[index])
-            scale = size[0] / label.shape[1]
-            if label.shape[:2] != (size[1], size[0]):
-                label = cv2.resize(label, size, interpolation=cv2.INTER_NEAREST)
-            x0, y0, side = (float(v) for v in boxes[index])
-            centre = ((x0 + side / 2) * scale, (y0 + side / 2) * scale) if side > 0 else None
-            return label, centre, f"dataset {folder.name} frame {index}"
-        except (OSError, ValueError, IndexError):
-            pass  # unreadable dataset: fall back to the synthetic dancer
-    pose = dance_poses(TARGET_BODY, num_frames=8, size=size)[4]
-    box: FaceBox | None = face_box(pose, size, model.config.face.box_size)
-    centre = (box.x0 + box.size / 2, box.y0 + box.size / 2) if box else None
-    return render_label(pose, size), centre, "the synthetic dancer"
+    dataset = _dataset_labels(model)
+    if dataset is not None and len(dataset[0]):
+        labels, boxes, name = dataset
+        with_face = np.flatnonzero(boxes[:, 2] > 0)
+        index = int(with_face[len(with_face) // 2]) if len(with_face) else len(labels) // 2
+        return *_dataset_frame(labels, boxes, index, size), f"dataset {name} frame {index}"
+    return *_synthetic_frame(model, dance_poses(TARGET_BODY, num_frames=8, size=size)[4]), "the synthetic dancer"
 
 
 @torch.no_grad()
@@ -115,33 +134,17 @@ def label_sequence(model: TrainedModel, count: int, max_stride: int = 4) -> Labe
     """`count` labels from the run's dataset (every frame up to every `max_stride`th, spread over as
     much of it as that reaches), else from the synthetic dancer."""
     size = tuple(model.config.image_size)
-    box_size = model.config.face.box_size
-    folder = Path(str(model.info["run"].get("dataset", "")))
-    images: list[np.ndarray] = []
-    centres: list[tuple[float, float] | None] = []
-    origin = "the synthetic dancer"
-    if (folder / "labels.npy").is_file():
-        try:
-            labels = np.load(folder / "labels.npy", mmap_mode="r")
-            boxes = np.load(folder / "face_boxes.npy") if (folder / "face_boxes.npy").is_file() else np.full((len(labels), 3), -1)
-            stride = int(min(max_stride, max(1, len(labels) // count)))
-            start = max(0, (len(labels) - stride * count) // 2)
-            for index in range(start, min(len(labels), start + stride * count), stride):
-                label = np.array(labels[index])
-                scale = size[0] / label.shape[1]
-                if label.shape[:2] != (size[1], size[0]):
-                    label = cv2.resize(label, size, interpolation=cv2.INTER_NEAREST)
-                x0, y0, side = (float(v) for v in boxes[index])
-                images.append(label)
-                centres.append(((x0 + side / 2) * scale, (y0 + side / 2) * scale) if side > 0 else None)
-            origin = f"dataset {folder.name} frames {start}-{start + stride * (len(images) - 1)} every {stride}"
-        except (OSError, ValueError, IndexError):
-            images, centres = [], []
-    if not images:
-        for pose in dance_poses(TARGET_BODY, num_frames=count, size=size):
-            box = face_box(pose, size, box_size)
-            images.append(render_label(pose, size))
-            centres.append((box.x0 + box.size / 2, box.y0 + box.size / 2) if box else None)
+    dataset = _dataset_labels(model)
+    if dataset is not None and len(dataset[0]):
+        labels, boxes, name = dataset
+        stride = int(min(max_stride, max(1, len(labels) // count)))
+        start = max(0, (len(labels) - stride * count) // 2)
+        indices = range(start, min(len(labels), start + stride * count), stride)
+        frames = [_dataset_frame(labels, boxes, index, size) for index in indices]
+        origin = f"dataset {name} frames {indices[0]}-{indices[-1]} every {stride}"
+    else:
+        frames = [_synthetic_frame(model, pose) for pose in dance_poses(TARGET_BODY, num_frames=count, size=size)]
+        origin = "the synthetic dancer"
     width, height = size
-    boxes_out = [_box_around(*(c if c is not None else (width / 2, height / 4)), box_size, (width, height)) for c in centres]
-    return LabelSequence([_label_tensor(image) for image in images], boxes_out, origin)
+    boxes_out = [_box_around(*(centre or (width / 2, height / 4)), model.config.face.box_size, size) for _, centre in frames]
+    return LabelSequence([_label_tensor(label) for label, _ in frames], boxes_out, origin)
