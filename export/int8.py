@@ -84,6 +84,7 @@ class Int8Data:
 
 @torch.no_grad()
 def int8_data(model: TrainedModel, frames: int = INT8_FRAMES) -> Int8Data:
+    """`frames` real labels (export.parity.label_sequence) through the torch model, as live runs it."""
     sequence = label_sequence(model, frames)
     plate = model.plate
     data = Int8Data([], [], [], [], sequence.origin)
