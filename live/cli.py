@@ -189,7 +189,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         if output is not None:
             sinks.append(VideoFileSink(output, source.fps, engine.info.image_size, follow_clock=source.live or realtime))
         width, height = engine.info.image_size
-        _log(f"{source.name} -> {width}x{height} {engine.backend} engine"
+        _log(f"{source.name} -> {width}x{height} {engine.backend} {engine.info.precision} engine"
              + (f" -> {output}" if output else "") + (" (calibrating live)" if stats is None else ""))
         try:
             pipeline.run(sinks)
@@ -235,7 +235,7 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
     server = ServerConfig(host=host, port=port, token=resolve_token(host, token))
     width, height = engine.info.image_size
     watched = f"camera {camera}" if camera is not None else str(video) if video is not None else None
-    _log(f"{width}x{height} {engine.backend} engine; viewers watch "
+    _log(f"{width}x{height} {engine.backend} {engine.info.precision} engine; viewers watch "
          + (watched or "nothing (no --camera/--source: mirror sessions only)"))
     serve_forever(create_app(manager, server.token, server.max_body), server, log=_log)
 
