@@ -39,12 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from export.fp16 import convert_to_fp16  # noqa: E402
 from export.int8 import quantize_int8  # noqa: E402
 from export.onnx_export import BodyGraph, body_inputs, export_body  # noqa: E402
+from live.feedback import label_to_tensor  # noqa: E402
 from shared.manifest import BODY_OUTPUT, GraphEntry, TensorSpec  # noqa: E402
 from shared.model_config import get_preset  # noqa: E402
 from shared.networks import build_generator  # noqa: E402
 from shared.render import render_label  # noqa: E402
-from shared.synthetic import TARGET_BODY, dance_poses  # noqa: E402
 from shared.runtime import OrtGraph, TensorRTGraph, build_tensorrt_plan, tensorrt_problem  # noqa: E402
+from shared.synthetic import TARGET_BODY, dance_poses  # noqa: E402
 
 Step = Callable[[Tensor], Tensor]  # prev -> frame
 BASELINE = "torch eager fp32 (paper)"
@@ -148,7 +149,7 @@ def _calibration(body: nn.Module, size: tuple[int, int], plate: Tensor, frames: 
     """int8 calibration feeds: the synthetic dancer's labels, each with the previous frame fed back."""
     feeds, prev = [], torch.zeros(1, 3, size[1], size[0])
     for pose in dance_poses(TARGET_BODY, num_frames=frames, size=size):
-        label = torch.from_numpy(render_label(pose, size)).permute(2, 0, 1)[None].float() / 255
+        label = label_to_tensor(render_label(pose, size))
         feeds.append({"label": label.numpy(), "prev": prev.numpy(), "plate": plate.numpy()})
         prev = body(label, prev, plate)
     return feeds
