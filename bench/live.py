@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.conftest's clip fetcher
 
 from live.capture import IterSource  # noqa: E402
-from live.cli import default_graph_threads, default_torch_threads  # noqa: E402
+from live.cli import default_generator_threads  # noqa: E402
 from live.feedback import FeedbackGenerator, label_to_tensor  # noqa: E402
 from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sinks import VideoFileSink  # noqa: E402
@@ -103,9 +103,9 @@ def run_pipeline(engine, video: Path, repeat: int, pace: float | None, out: Path
 @click.option("--backend", default="auto", show_default=True)
 @click.option("--repeat", default=2, show_default=True, type=click.IntRange(1), help="Play the video this many times per run.")
 @click.option("--pace", default=30.0, show_default=True, help="Frame rate of the camera-like run.")
-@click.option("--threads", type=click.IntRange(1), help="Generator CPU threads  [default: as dance-live: torch CPUs - 1, onnxruntime every CPU].")
+@click.option("--threads", type=click.IntRange(1), help="Generator CPU threads  [default: as dance-live, CPUs - 1].")
 def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pace: float, threads: int | None) -> None:
-    torch.set_num_threads(threads or default_torch_threads())
+    torch.set_num_threads(threads or default_generator_threads())
     if video is None:
         from tests.conftest import fetch_pose2sim_clip
 
@@ -114,11 +114,11 @@ def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pa
         if engines is None:
             print("training a tiny run for a few steps (about a minute)...", flush=True)
             engines = _train_tiny(Path(tmp))
-        engine = load_generator(engines, backend, threads=threads or default_graph_threads())
+        engine = load_generator(engines, backend, threads=threads or default_generator_threads())
         info = probe_video(video)
         width, height = engine.info.image_size
         print(f"video {video.name} {info.width}x{info.height} @ {info.fps:g} fps; engine {width}x{height} {engine.backend} {engine.info.precision}; "
-              f"torch threads {torch.get_num_threads()}, onnxruntime threads {threads or default_graph_threads()}")
+              f"generator threads {threads or default_generator_threads()}")
 
         pose_ms, label_ms, gen_ms = isolated(engine, video, 40)
         rows = {"fast": run_pipeline(engine, video, repeat, None, Path(tmp) / "fast.mp4"),

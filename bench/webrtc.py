@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.conftest's clip fetcher
 
-from live.cli import default_torch_threads  # noqa: E402
+from live.cli import default_generator_threads  # noqa: E402
 from live.pipeline import PipelineConfig  # noqa: E402
 from live.server.app import BackgroundServer, create_app  # noqa: E402
 from live.server.client import Peer, connect  # noqa: E402
@@ -208,10 +208,10 @@ def _pct(values: list[float], q: float) -> float:
 @click.option("--viewers", default="1,4", show_default=True, help="Comma-separated viewer counts to measure.")
 @click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(1), help="Measurement window per count.")
 @click.option("--warmup", default=3.0, show_default=True, type=click.FloatRange(0), help="Seconds before measuring (calibration, encoders).")
-@click.option("--threads", type=click.IntRange(1), help="Torch CPU threads  [default: as dance-live: CPUs - 1].")
+@click.option("--threads", type=click.IntRange(1), help="Generator CPU threads  [default: as dance-live: CPUs - 1].")
 def main(engines: Path | None, video: Path | None, backend: str, viewers: str, seconds: float, warmup: float,
          threads: int | None) -> None:
-    torch.set_num_threads(threads or default_torch_threads())
+    torch.set_num_threads(threads or default_generator_threads())
     counts = [int(v) for v in viewers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         if video is None:
@@ -221,11 +221,11 @@ def main(engines: Path | None, video: Path | None, backend: str, viewers: str, s
         if engines is None:
             print("training a tiny run for a few steps (about a minute)...", flush=True)
             engines = _train_tiny(Path(tmp))
-        engine = load_generator(engines, backend)
+        engine = load_generator(engines, backend, threads=threads or default_generator_threads())
         info = probe_video(video)
         width, height = engine.info.image_size
         print(f"source {video.name} {info.width}x{info.height} @ {info.fps:g} fps (looped, paced); engine {width}x{height} "
-              f"{engine.backend}; torch threads {torch.get_num_threads()}; VP8 over loopback", flush=True)
+              f"{engine.backend} {engine.info.precision}; generator threads {torch.get_num_threads()}; VP8 over loopback", flush=True)
         settings = SessionSettings(max_peers=max(counts), pipeline=PipelineConfig(calibration_seconds=1.0))
         manager = SessionManager(engine, settings, lambda: LoopingVideoSource(video), log=lambda _: None)
         rows = []

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -28,8 +29,9 @@ from shared.trained import TrainedModel, load_trained
 
 from export.fp16 import FP16_ATTEMPTS, convert_to_fp16
 from export.int8 import INT8_MEAN_TOLERANCE, Int8Data, int8_data, quantize_int8, sequence_errors
-from export.onnx_export import export_body, export_face, parity, reference_outputs
+from export.onnx_export import Rewrite, export_body, export_face, parity, reference_outputs
 from export.parity import FP16_TOLERANCE, FP32_TOLERANCE, ParityCase, parity_cases
+from export.rewrites import for_export, for_int8
 from export.tensorrt import build_plans, require_tensorrt
 
 EXPORT_BACKENDS = ("onnx", "tensorrt", "auto")
@@ -126,12 +128,16 @@ class _Exporter:
         dst.unlink(missing_ok=True)
         raise DanceError(f"{role}: no fp16 graph within {FP16_TOLERANCE:g} of torch ({'; '.join(tried)}); export without --fp16")
 
-    def int8(self, role: str, data: Int8Data) -> None:
-        """Quantize the fp32 graph (calibrated on every other frame of `data`), then check it on all of
-        them, the body fed its own frames; too far from torch is an error, as a parity failure is."""
-        src, dst = self.folder / f"{role}.onnx", self.folder / f"{role}.int8.onnx"
+    def int8(self, role: str, data: Int8Data, export: Callable[[Path], nn.Module]) -> None:
+        """Export the graph int8 starts from with `export(path)` (export.rewrites.for_int8), quantize
+        it (calibrated on every other frame of `data`), then check it on all of them, the body fed its
+        own frames; too far from torch is an error, as a parity failure is."""
+        dst = self.folder / f"{role}.int8.onnx"
         feeds, outputs = (data.body_feeds, data.body_outputs) if role == "body" else (data.face_feeds, data.face_outputs)
-        quantize_int8(src, dst, feeds[::2])
+        with tempfile.TemporaryDirectory(dir=self.folder) as tmp:
+            src = Path(tmp) / f"{role}.for-int8.onnx"
+            export(src)
+            quantize_int8(src, dst, feeds[::2])
         errors = parity(dst, self._cases(role), self.references[role]) | sequence_errors(dst, feeds, outputs, role == "body")
         if errors["sequence mean"] > INT8_MEAN_TOLERANCE:
             dst.unlink()
@@ -156,19 +162,20 @@ def export_model(model: TrainedModel, folder: Path, options: ExportOptions, sour
     log(f"parity inputs: random, and a real label from {origin}")
     exporter = _Exporter(folder, options, cases, log)
     composites = config.generator.composite
-    modules: dict[str, nn.Module] = {  # role -> the torch module each graph must match
-        "body": exporter.fp32("body", lambda p: export_body(model.generator, composites, config.image_size, p, options.opset))
+    exports: dict[str, Callable[[Path, Rewrite], nn.Module]] = {  # role -> export(path, rewrite), returning the torch module
+        "body": lambda path, rewrite: export_body(model.generator, composites, config.image_size, path, options.opset, rewrite)
     }
     if model.face_generator is not None:
-        modules["face"] = exporter.fp32("face", lambda p: export_face(model.face_generator, config.face.box_size, p, options.opset))
+        exports["face"] = lambda path, rewrite: export_face(model.face_generator, config.face.box_size, path, options.opset, rewrite)
+    modules = {role: exporter.fp32(role, partial(export, rewrite=for_export)) for role, export in exports.items()}
     if options.fp16:
         for role in modules:
             exporter.fp16(role)
     if options.int8:
         data = int8_data(model)
         log(f"int8: calibrating on real labels from {data.origin}")
-        for role in modules:
-            exporter.int8(role, data)
+        for role, export in exports.items():
+            exporter.int8(role, data, partial(export, rewrite=for_int8))
     plate = None
     if composites:
         plate = "plate.png"

@@ -9,6 +9,7 @@ plain convolution stacks that it exports exactly.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,17 +94,22 @@ def export_graph(module: nn.Module, example: dict[str, Tensor], output: str, pat
     slim(path)
 
 
-def export_body(generator: nn.Module, composites: bool, image_size: tuple[int, int], path: Path, opset: int) -> BodyGraph:
-    """Export the body graph; returns the torch module it was traced from (the parity reference)."""
+Rewrite = Callable[[nn.Module], nn.Module]  # export.rewrites: for_export (fp32 graphs) or for_int8
+
+
+def export_body(generator: nn.Module, composites: bool, image_size: tuple[int, int], path: Path, opset: int,
+                rewrite: Rewrite = for_export) -> BodyGraph:  # fmt: skip
+    """Export the body graph (its layers rewritten by `rewrite`); returns the torch module it must
+    match (the parity reference)."""
     width, height = image_size
     example = {name: torch.zeros(1, 3, height, width) for name in body_inputs(composites)}
-    export_graph(BodyGraph(for_export(generator), composites), example, BODY_OUTPUT, path, opset)
+    export_graph(BodyGraph(rewrite(generator), composites), example, BODY_OUTPUT, path, opset)
     return BodyGraph(generator, composites).eval()
 
 
-def export_face(face_generator: nn.Module, box_size: int, path: Path, opset: int) -> nn.Module:
+def export_face(face_generator: nn.Module, box_size: int, path: Path, opset: int, rewrite: Rewrite = for_export) -> nn.Module:
     example = {name: torch.zeros(1, 3, box_size, box_size) for name in FACE_INPUTS}
-    export_graph(for_export(face_generator), example, FACE_OUTPUT, path, opset)
+    export_graph(rewrite(face_generator), example, FACE_OUTPUT, path, opset)
     return face_generator.eval()
 
 

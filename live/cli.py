@@ -71,27 +71,25 @@ def resolve_engines(path: Path | None, runs: Path = Path("runs")) -> Path:
     return latest
 
 
-def default_torch_threads() -> int:
-    """Torch threads for a CPU generator: all CPUs but one, which the pose thread (MediaPipe) uses
-    at the same time. More threads than free cores makes torch's parallel regions wait for
-    descheduled threads: on 2 busy cores, 2 threads measured 10-25x slower than 1."""
+def default_generator_threads() -> int:
+    """CPU threads for the generator (torch's, and each onnxruntime graph's): all CPUs but one,
+    which the pose thread (MediaPipe) uses at the same time.
+
+    torch: more threads than free cores makes its parallel regions wait for descheduled threads;
+    on 2 busy cores, 2 threads measured 10-25x slower than 1. onnxruntime (2 cores, tiny int8
+    engines, paced at 30 fps, bench/live.py, medians of 3 side-by-side runs): 1 thread gave p95
+    latency 98 ms at 22.8 fps and 70 core-ms of CPU per frame, 2 threads 110 ms at 22.4 fps and
+    80 core-ms, the pose stage slowing from 25 to 33 ms. (fp32 engines: 1 thread 13.7 fps, p95
+    147 ms; 2 threads 15.0 fps, 144 ms.)
+    """
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def default_graph_threads() -> int:
-    """onnxruntime threads for a CPU generator: every CPU. Its workers do not spin (see
-    shared.runtime.session_options), so a core busy with MediaPipe delays a graph rather than
-    stalling it as it stalls torch. On 2 cores with the tiny engines, paced at 30 fps
-    (bench/live.py): 2 threads gave 17.9 fps and p95 latency 138 ms, 1 thread 14.2 fps and 164 ms."""
-    return os.cpu_count() or 1
-
-
 def _load_engine(engines: Path | None, backend: str, device: str, threads: int | None = None):  # noqa: ANN202
-    """The engine (a FrameGenerator), its graphs on `threads` CPU threads (default: every CPU;
-    torch keeps its own setting)."""
+    """The engine (a FrameGenerator), its graphs on `threads` CPU threads (default: all CPUs but one)."""
     from shared.runtime import load_generator
 
-    return load_generator(resolve_engines(engines), backend, device, threads or default_graph_threads())
+    return load_generator(resolve_engines(engines), backend, device, threads or default_generator_threads())
 
 
 def _log(message: str) -> None:
@@ -120,7 +118,7 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
               help="Give up when the camera delivers nothing for this many seconds.")
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after this many source frames (files only).")
 @click.option("--threads", type=click.IntRange(1),
-              help="CPU threads for the generator  [default: torch CPUs - 1, onnxruntime every CPU].")
+              help="CPU threads for the generator  [default: CPUs - 1, leaving one to the pose model].")
 @_backend_option
 @_device_option
 @click.option("--serve", is_flag=True, help="Serve a web page instead: viewers watch the source, mirrors send their camera.")
@@ -168,7 +166,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             raise DanceError(f"nothing to show: {reason}; give --output OUT.mp4")
         import torch
 
-        torch.set_num_threads(threads or default_torch_threads())
+        torch.set_num_threads(threads or default_generator_threads())
         engine = _load_engine(engines, backend, device, threads)
         stats = None
         if calibration is not None:
@@ -221,7 +219,7 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
         size = probe.size
         probe.close()
         open_own = (lambda: CameraSource(camera)) if camera is not None else (lambda: LoopingVideoSource(video))
-    torch.set_num_threads(threads or default_torch_threads())
+    torch.set_num_threads(threads or default_generator_threads())
     engine = _load_engine(engines, backend, device, threads)
     stats = None
     if calibration is not None:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from live.capture import VideoFileSource
-from live.cli import default_graph_threads, default_torch_threads
+from live.cli import default_generator_threads
 from live.pipeline import LivePipeline, OutputFrame, PipelineConfig
 from live.sinks import VideoFileSink, side_by_side
 from live.stats import LiveStats
@@ -93,8 +93,8 @@ def main(minutes: float, source: Path | None, output: Path, frames: int, source_
     _run([_script("dance-train"), "fit", str(target), "-o", str(run), "--minutes", str(minutes), "--no-vgg"])
     _run([_script("dance-export"), str(run), "--int8"])
 
-    torch.set_num_threads(default_torch_threads())
-    engine = load_generator(run, threads=default_graph_threads())
+    torch.set_num_threads(default_generator_threads())
+    engine = load_generator(run, threads=default_generator_threads())
     video = VideoFileSource(source)
     size = engine.info.image_size
     compare = CompareSink(output / "compare.mp4", video.fps, size, probe_video(source).frame_count)

@@ -118,6 +118,7 @@ class Posed:
     face_box: FaceBox | None
     present: bool  # a person was found
     calibrating: float | None  # calibration progress in [0, 1] while calibrating, else None
+    ready: float  # perf_counter stamp when the label was done (the generator may pick it up later)
 
 
 @dataclass
@@ -213,6 +214,7 @@ class LivePipeline:
             self._recalibrate.clear()
             self.normalizer.recalibrate()
         start = time.perf_counter()
+        self.stats.stage("wait", start - frame.captured)  # captured -> pose started
         raw = self.tracker.estimate(frame.image)
         middle = time.perf_counter()
         height, width = frame.image.shape[:2]
@@ -221,9 +223,10 @@ class LivePipeline:
         label = render_label(pose, self.label_size)
         present = pose.present
         box = face_box(pose, self.label_size, self.engine.info.face_box_size) if present else None
-        posed = Posed(frame, label, label_to_tensor(label), box, present,
-                      self.normalizer.progress if self.normalizer.calibrating else None)
+        calibrating = self.normalizer.progress if self.normalizer.calibrating else None
+        tensor = label_to_tensor(label)
         end = time.perf_counter()
+        posed = Posed(frame, label, tensor, box, present, calibrating, end)
         self.stats.stage("pose", middle - start)
         self.stats.stage("label", end - middle)
         self._pose_time.add(end - start)
@@ -293,6 +296,7 @@ class LivePipeline:
         return False
 
     def _emit(self, posed: Posed, sinks: Sequence[Sink]) -> None:
+        self.stats.stage("queue", time.perf_counter() - posed.ready)  # label done -> generator started
         if self.background is not None:
             plate = self.background.next()
             if plate is not None:

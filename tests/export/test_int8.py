@@ -3,14 +3,17 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import torch
+from onnx import TensorProto, helper, numpy_helper
 from click.testing import CliRunner
 
 from export.cli import main
 import export.engines
-from export.int8 import INT8_MEAN_TOLERANCE, quantize_int8
+from export.int8 import INT8_MEAN_TOLERANCE, quantize_int8, shuffle_before_dequantize
 from shared.manifest import EngineManifest
 from shared.runtime import available_backends, load_generator
 
@@ -32,8 +35,12 @@ def test_int8_graphs_are_quantized_and_stay_close_to_torch(int8_engines: Path) -
     assert manifest.precision == "fp32", "int8 graphs come in addition to the fp32 ones"
     for role in ("body", "face"):
         entry = manifest.graph(role, "int8")
-        ops = {node.op_type for node in onnx.load(str(int8_engines / entry.file)).graph.node}
-        assert "QLinearConv" in ops and "Conv" not in ops, ops
+        nodes = onnx.load(str(int8_engines / entry.file)).graph.node
+        ops = {node.op_type for node in nodes}
+        assert "QLinearConv" in ops and not ops & {"Conv", "ConvTranspose"}, ops
+        producers = {out: node.op_type for node in nodes for out in node.output}
+        shuffles = [producers[node.input[0]] for node in nodes if node.op_type == "DepthToSpace"]
+        assert shuffles and set(shuffles) == {"QLinearConv"}, "every pixel shuffle moves uint8, straight from its conv"
         assert [s.name for s in entry.inputs] == [s.name for s in manifest.graph(role, "fp32").inputs]
         assert set(entry.parity) == {"random", "first frame", "feedback", "sequence mean", "sequence max"}
         assert entry.parity["sequence mean"] <= INT8_MEAN_TOLERANCE
@@ -64,3 +71,40 @@ def test_an_int8_graph_too_far_from_torch_fails_the_export(tiny_run: Path, tmp_p
     assert not (run / "engines").exists(), "a failed export leaves nothing behind"
     with pytest.raises(ValueError, match="at least one calibration input"):
         quantize_int8(run / "missing.onnx", tmp_path / "x.onnx", [])
+
+
+def _dequantize_then_shuffle(readers: int) -> onnx.ModelProto:
+    """q (uint8) -> DequantizeLinear -> DepthToSpace -> y, the dequantized tensor also read `readers - 1` more times."""
+    nodes = [
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["x"]),
+        helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode="CRD"),
+        helper.make_node("Neg", ["y"], ["out"]),
+    ]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 2, 6, 10])]
+    if readers > 1:
+        nodes.append(helper.make_node("Abs", ["x"], ["other"]))
+        outputs.append(helper.make_tensor_value_info("other", TensorProto.FLOAT, [1, 8, 3, 5]))
+    initializers = [numpy_helper.from_array(np.array(0.05, np.float32), "scale"), numpy_helper.from_array(np.array(128, np.uint8), "zero")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("q", TensorProto.UINT8, [1, 8, 3, 5])], outputs, initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _run(model: onnx.ModelProto, q: np.ndarray) -> list[np.ndarray]:
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"q": q})
+
+
+def test_shuffles_move_onto_the_uint8_tensor_and_compute_the_same() -> None:
+    q = np.random.default_rng(0).integers(0, 256, (1, 8, 3, 5), dtype=np.uint8)
+    model = _dequantize_then_shuffle(readers=1)
+    expected = _run(model, q)
+    assert shuffle_before_dequantize(model) == 1
+    onnx.checker.check_model(model)
+    assert [node.op_type for node in model.graph.node] == ["DepthToSpace", "DequantizeLinear", "Neg"]
+    assert model.graph.node[0].input[0] == "q"
+    np.testing.assert_array_equal(_run(model, q)[0], expected[0])
+
+
+def test_a_dequantized_tensor_read_elsewhere_keeps_its_shuffle_in_fp32() -> None:
+    model = _dequantize_then_shuffle(readers=2)
+    assert shuffle_before_dequantize(model) == 0
+    assert [node.op_type for node in model.graph.node][:2] == ["DequantizeLinear", "DepthToSpace"]

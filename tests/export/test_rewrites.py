@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from export.rewrites import AccurateInstanceNorm, PhasePackedConv, for_export
+from export.rewrites import AccurateInstanceNorm, PhasePackedConv, SubPixelConvTranspose, for_export, for_int8
 from shared.model_config import get_preset
 from shared.networks import FaceGenerator, build_generator
 
@@ -46,3 +46,34 @@ def test_for_export_packs_the_image_heads_and_keeps_the_function() -> None:
         label, prev = torch.rand(1, 3, size, size), torch.rand(1, 3, size, size) * 2 - 1
         with torch.no_grad():
             assert (rewritten(label, prev) - model(label, prev)).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize(("in_ch", "out_ch", "height", "width"), [(32, 16, 8, 8), (3, 5, 7, 10)])
+def test_sub_pixel_upsampler_computes_the_transposed_conv(in_ch: int, out_ch: int, height: int, width: int) -> None:
+    torch.manual_seed(2)
+    upsample = nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=1)
+    nn.init.normal_(upsample.bias, 0.0, 0.5)
+    x = torch.randn(2, in_ch, height, width)
+    with torch.no_grad():
+        expected, got = upsample(x), SubPixelConvTranspose(upsample)(x)
+    assert got.shape == expected.shape == (2, out_ch, 2 * height, 2 * width)
+    assert (got - expected).abs().max() <= 1e-5
+
+
+def test_sub_pixel_upsampler_refuses_other_transposed_convs() -> None:
+    for other in (nn.ConvTranspose2d(4, 4, 4, stride=2, padding=1), nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1)):
+        with pytest.raises(ValueError, match="output_padding=1"):
+            SubPixelConvTranspose(other)
+
+
+def test_for_int8_uses_sub_pixel_upsamplers_and_native_norms() -> None:
+    torch.manual_seed(3)
+    config = get_preset("tiny")
+    body = build_generator(dataclasses.replace(config.generator, composite=True)).eval()
+    rewritten = for_int8(body)
+    kinds = [type(m) for m in rewritten.modules()]
+    assert kinds.count(SubPixelConvTranspose) == config.generator.n_downsample and nn.ConvTranspose2d not in kinds
+    assert kinds.count(PhasePackedConv) == 1 and AccurateInstanceNorm not in kinds and nn.InstanceNorm2d in kinds
+    label, prev = torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256) * 2 - 1
+    with torch.no_grad():
+        assert (rewritten(label, prev) - body(label, prev)).abs().max() <= 1e-4

@@ -56,6 +56,8 @@ def test_a_video_gives_one_output_frame_per_input_frame_at_the_engine_size(file_
     assert s["poses_found"] == FRAMES  # a person is in every frame
     for stage in ("pose", "label", "body", "face", "output"):
         assert s["stages_ms"][stage]["p50"] > 0
+    for waiting in ("wait", "queue"):  # capture -> pose, label -> generator: the latency no stage computes
+        assert 0 <= s["stages_ms"][waiting]["p50"] <= s["latency_ms"]["p95"]
     assert s["latency_ms"]["p95"] >= s["latency_ms"]["p50"] > 0
 
 
