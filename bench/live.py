@@ -88,7 +88,7 @@ def isolated(engine, video: Path, frames: int) -> tuple[float, float, float]:  #
 
 def run_pipeline(engine, video: Path, repeat: int, pace: float | None, out: Path) -> dict:  # noqa: ANN001
     info = probe_video(video)
-    frames = itertools.chain.from_iterable(read_frames(video) for _ in range(repeat))
+    frames = itertools.chain.from_iterable(read_frames(video, frame_threads=False) for _ in range(repeat))  # as VideoFileSource
     source = IterSource(frames, fps=info.fps, name=video.name)
     pipeline = LivePipeline(engine, source, PipelineConfig(calibration_seconds=1.0, pace_fps=pace), log=lambda _: None)
     cpu_start = time.process_time()  # every thread of this process: decoding, MediaPipe, the generator, the sink

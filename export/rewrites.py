@@ -139,8 +139,79 @@ def is_pix2pixhd_upsampler(layer: nn.Module) -> bool:
     )
 
 
+class SpaceToDepthStem(nn.Module):
+    """A generator's first layers, reflection pad + 7x7 stem conv + instance norm + ReLU + stride-2
+    3x3 downsampling conv (zero padding 1), computed at half resolution on the stem's 4 pixel phases.
+
+    The stem conv becomes a `PhasePackedConv` without its pixel shuffle: its output holds, for each
+    channel, the 4 phases as 4 channels. Instance norm takes its statistics over a channel's 4
+    phases together (a reshape that stacks them), ReLU is per pixel, and the downsampling conv
+    reads full-resolution pixels 2Y - 1, 2Y, 2Y + 1, which are phase 1 at Y - 1 and phases 0 and
+    1 at Y: a 2x2 conv over the phases, padded by one zero row and column at the top and left.
+    No pixel shuffle is left. The point is int8: the stem, with 6 input channels, ran at a third of
+    the speed of the other QLinearConvs; on the tiny body (1 thread) the stem and downsampling
+    convs went from 6.6 ms to 4.0 ms.
+    """
+
+    TAPS = {0: {1: 1}, 1: {0: 0, 1: 2}}  # phase -> {tap (packed offset + 1): 3x3 kernel index}
+
+    def __init__(self, pad: nn.ReflectionPad2d, stem: nn.Conv2d, norm: nn.Module, down: nn.Conv2d) -> None:
+        super().__init__()
+        self.pad = pad
+        self.stem = PhasePackedConv(stem)
+        self.norm = norm
+        weight = down.weight.detach()  # (out, in, 3, 3)
+        out_ch, in_ch = weight.shape[:2]
+        packed = weight.new_zeros(out_ch, in_ch, 2, 2, 2, 2)  # (out, in, phase row, phase col, tap row, tap col)
+        for py, rows in self.TAPS.items():
+            for px, cols in self.TAPS.items():
+                for ty, ky in rows.items():
+                    for tx, kx in cols.items():
+                        packed[:, :, py, px, ty, tx] = weight[:, :, ky, kx]
+        self.down_weight = nn.Parameter(packed.reshape(out_ch, in_ch * 4, 2, 2), requires_grad=False)
+        bias = down.bias.detach() if down.bias is not None else weight.new_zeros(out_ch)
+        self.down_bias = nn.Parameter(bias, requires_grad=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        phases = F.conv2d(self.pad(x), self.stem.weight, self.stem.bias, stride=2)  # (N, 4C, H/2, W/2)
+        n, channels, height, width = (int(d) for d in phases.shape)  # constants in the graph (ONNX's norm needs C)
+        normed = self.norm(phases.reshape(n, channels // 4, 4 * height, width)).reshape(n, channels, height, width)
+        return F.conv2d(F.pad(F.relu(normed), (1, 0, 1, 0)), self.down_weight, self.down_bias)
+
+
+def _is_stem_and_downsample(layers: list[nn.Module]) -> bool:
+    """Whether `layers` are [reflection pad, stem conv, instance norm, ReLU, downsampling conv], as
+    every generator here starts (shared.networks: _stem, then _downsample)."""
+    if len(layers) < 5:
+        return False
+    pad, stem, norm, relu, down = layers[:5]
+    return (
+        type(pad) is nn.ReflectionPad2d
+        and type(stem) is nn.Conv2d and is_packable(stem)
+        and isinstance(norm, nn.InstanceNorm2d)
+        and type(relu) is nn.ReLU
+        and type(down) is nn.Conv2d
+        and (down.kernel_size, down.stride, down.padding, down.dilation, down.groups) == ((3, 3), (2, 2), (1, 1), (1, 1), 1)
+        and down.padding_mode == "zeros"
+        and down.in_channels == stem.out_channels
+    )
+
+
+def _space_to_depth_stems(module: nn.Module) -> None:
+    """Replace the first five layers of every Sequential that starts like a generator by a
+    `SpaceToDepthStem`, in place."""
+    for sequential in [m for m in module.modules() if type(m) is nn.Sequential]:
+        layers = list(sequential)
+        if _is_stem_and_downsample(layers):
+            pad, stem, norm, _, down = layers[:5]
+            rebuilt = nn.Sequential(SpaceToDepthStem(pad, stem, norm, down), *layers[5:])
+            sequential._modules = rebuilt._modules
+
+
 def _rewrite(module: nn.Module, accurate_norm: bool, subpixel: bool) -> nn.Module:
     module = copy.deepcopy(module)
+    if subpixel:
+        _space_to_depth_stems(module)
     children = [(parent, name, child) for parent in module.modules() for name, child in parent.named_children()]
     for parent, name, child in children:
         if isinstance(child, nn.InstanceNorm2d):
@@ -164,7 +235,8 @@ def for_export(module: nn.Module) -> nn.Module:
 
 
 def for_int8(module: nn.Module) -> nn.Module:
-    """A copy of `module` for the graph int8 is quantized from: the image heads phase-packed, the
-    upsamplers as `SubPixelConvTranspose`, and onnxruntime's own InstanceNormalization (its 4e-4
+    """A copy of `module` for the graph int8 is quantized from: the stems as `SpaceToDepthStem`,
+    the image heads phase-packed, the upsamplers as `SubPixelConvTranspose`, and onnxruntime's
+    own InstanceNormalization (its 4e-4
     fp32 rounding is nothing beside int8's; 2.4 ms against 6 ms for the accurate form's plain ops)."""
     return _rewrite(module, accurate_norm=False, subpixel=True)

@@ -137,11 +137,12 @@ class IterSource:
 
 
 class VideoFileSource(IterSource):
-    """The frames of a video file, decoded in order (a file, once finished, cannot be reopened)."""
+    """The frames of a video file, decoded in order (a file, once finished, cannot be reopened), with
+    slice threads only: the decoder shares the CPUs with the pose model and the generator."""
 
     def __init__(self, path: str | Path, max_frames: int | None = None) -> None:
         info = probe_video(path)  # a DanceError for anything that is not a video
-        super().__init__(read_frames(path, max_frames), fps=info.fps, live=False, name=Path(path).name)
+        super().__init__(read_frames(path, max_frames, frame_threads=False), fps=info.fps, live=False, name=Path(path).name)
         self.path = Path(path)
         self._size = info.size
 

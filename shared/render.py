@@ -26,6 +26,8 @@ LIMB_ALPHA = 0.6  # a limb crossing an earlier limb shows both (OpenPose's 0.6 /
 FACE_COLOR: Color = (64, 64, 64)  # dark, yet still visible on the default black background
 HAND_FALLBACK_COLOR: Color = (200, 200, 200)
 _ELLIPSE_STEPS = 36  # polygon vertices per limb ellipse
+_ELLIPSE_ANGLES = np.linspace(0.0, 2.0 * np.pi, _ELLIPSE_STEPS, endpoint=False)
+_ELLIPSE_COS, _ELLIPSE_SIN = np.cos(_ELLIPSE_ANGLES), np.sin(_ELLIPSE_ANGLES)  # computed once: labels are drawn live
 _SHIFT = 4  # fractional bits for OpenCV's sub-pixel drawing
 _ONE = 1 << _SHIFT
 
@@ -113,8 +115,7 @@ def _ellipse_polygon(a: np.ndarray, b: np.ndarray, half_width: float) -> np.ndar
     u = along / length if length > 1e-6 else np.array([1.0, 0.0])
     v = np.array([-u[1], u[0]])
     half_length = max(length / 2.0, half_width)
-    t = np.linspace(0.0, 2.0 * np.pi, _ELLIPSE_STEPS, endpoint=False)
-    return centre + np.outer(np.cos(t) * half_length, u) + np.outer(np.sin(t) * half_width, v)
+    return centre + np.outer(_ELLIPSE_COS * half_length, u) + np.outer(_ELLIPSE_SIN * half_width, v)
 
 
 def _blend_limb(canvas: np.ndarray, painted: np.ndarray, polygon: np.ndarray, color: Color) -> None:

@@ -69,13 +69,18 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
-def read_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Decoded frames as HxWx3 uint8 RGB, in order."""
+def read_frames(path: str | Path, max_frames: int | None = None, frame_threads: bool = True) -> Iterator[np.ndarray]:
+    """Decoded frames as HxWx3 uint8 RGB, in order.
+
+    `frame_threads` lets the decoder work on several frames at once, which is fastest alone; beside
+    other busy threads (live) slice threads only waste less: on the 1080x1920 Pose2Sim clip, 4.8
+    core-ms a frame against 7.2 (and 4.6 ms against 5.4 ms of wall time).
+    """
     path = Path(path)
     container = _open_input(path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = "AUTO" if frame_threads else "SLICE"
         for index, frame in enumerate(container.decode(stream)):
             if max_frames is not None and index >= max_frames:
                 break

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from export.rewrites import AccurateInstanceNorm, PhasePackedConv, SubPixelConvTranspose, for_export, for_int8
+from export.rewrites import AccurateInstanceNorm, PhasePackedConv, SpaceToDepthStem, SubPixelConvTranspose, for_export, for_int8
 from shared.model_config import get_preset
 from shared.networks import FaceGenerator, build_generator
 
@@ -66,14 +66,33 @@ def test_sub_pixel_upsampler_refuses_other_transposed_convs() -> None:
             SubPixelConvTranspose(other)
 
 
-def test_for_int8_uses_sub_pixel_upsamplers_and_native_norms() -> None:
+@pytest.mark.parametrize(("in_ch", "mid_ch", "out_ch", "height", "width"), [(6, 16, 32, 32, 48), (3, 5, 7, 10, 6)])
+def test_space_to_depth_stem_computes_stem_norm_relu_and_downsampling(in_ch: int, mid_ch: int, out_ch: int, height: int, width: int) -> None:
+    torch.manual_seed(4)
+    layers = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(in_ch, mid_ch, 7), nn.InstanceNorm2d(mid_ch), nn.ReLU(),
+                           nn.Conv2d(mid_ch, out_ch, 3, stride=2, padding=1))
+    for conv in (layers[1], layers[4]):
+        nn.init.normal_(conv.bias, 0.0, 0.5)
+    x = torch.randn(2, in_ch, height, width)
+    stem = SpaceToDepthStem(layers[0], layers[1], layers[2], layers[4])
+    with torch.no_grad():
+        expected, got = layers(x), stem(x)
+    assert got.shape == expected.shape == (2, out_ch, height // 2, width // 2)
+    assert (got - expected).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small"])
+def test_for_int8_rewrites_stem_upsamplers_and_head_and_keeps_the_function(preset: str) -> None:
     torch.manual_seed(3)
-    config = get_preset("tiny")
+    config = get_preset(preset)
     body = build_generator(dataclasses.replace(config.generator, composite=True)).eval()
     rewritten = for_int8(body)
     kinds = [type(m) for m in rewritten.modules()]
+    assert kinds.count(SpaceToDepthStem) == 1 and kinds.count(PhasePackedConv) == 2  # the head, and the stem's own conv
     assert kinds.count(SubPixelConvTranspose) == config.generator.n_downsample and nn.ConvTranspose2d not in kinds
-    assert kinds.count(PhasePackedConv) == 1 and AccurateInstanceNorm not in kinds and nn.InstanceNorm2d in kinds
-    label, prev = torch.rand(1, 3, 256, 256), torch.rand(1, 3, 256, 256) * 2 - 1
+    assert AccurateInstanceNorm not in kinds and nn.InstanceNorm2d in kinds
+    width, height = config.image_size
+    label, prev = torch.rand(1, 3, height, width), torch.rand(1, 3, height, width) * 2 - 1
     with torch.no_grad():
         assert (rewritten(label, prev) - body(label, prev)).abs().max() <= 1e-4
+    assert type(body.trunk[0]) is nn.ReflectionPad2d, "the original is left as it was"
