@@ -141,6 +141,9 @@ def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pa
     verdict = "meets" if target["fps"] >= 20 and target["latency_ms"]["p95"] <= 100 else "misses"
     print(f"paced at {pace:g} fps: {target['fps']:.1f} fps, p95 latency {target['latency_ms']['p95']:.0f} ms: "
           f"{verdict} the target (>= 20 fps, p95 <= 100 ms)")
+    print(f"latency floor (pose, label and generator alone, one after the other): {serial:.0f} ms; paced, the median frame "
+          f"took {target['latency_ms']['p50'] - serial:.0f} ms more (waits: capture->pose {target['stages_ms']['wait']['p50']:.1f}, "
+          f"label->generator {target['stages_ms']['queue']['p50']:.1f}; the rest is the two threads sharing the cores)")
     cpus = os.cpu_count() or 1
     print(f"CPU: {target['cpu_ms_per_frame']:.0f} core-ms of work per output frame paced (decoding, pose, label, generator, "
           f"sink, all threads): {cpus} CPUs fully used would allow {1000 * cpus / target['cpu_ms_per_frame']:.1f} fps")
