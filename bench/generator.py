@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from export.fp16 import convert_to_fp16  # noqa: E402
 from export.int8 import quantize_int8  # noqa: E402
 from export.onnx_export import BodyGraph, body_inputs, export_body  # noqa: E402
+from export.rewrites import for_int8  # noqa: E402
 from live.feedback import label_to_tensor  # noqa: E402
 from shared.manifest import BODY_OUTPUT, GraphEntry, TensorSpec  # noqa: E402
 from shared.model_config import get_preset  # noqa: E402
@@ -130,8 +131,9 @@ def backends(preset: str, folder: Path, device: torch.device) -> tuple[dict[str,
     steps: dict[str, Step] = {BASELINE: paper_eager, "torch eager fp32, no_grad": no_grad_eager}
     graphs = [("onnxruntime fp32", fp32, "fp32"), ("onnxruntime fp16", fp16, "fp16")]
     if device.type == "cpu":
-        int8 = folder / f"{preset}.int8.onnx"
-        quantize_int8(fp32, int8, _calibration(eager, (width, height), plate))
+        int8, source = folder / f"{preset}.int8.onnx", folder / f"{preset}.for-int8.onnx"
+        export_body(generator, True, (width, height), source, opset=17, rewrite=for_int8)  # as dance-export --int8
+        quantize_int8(source, int8, _calibration(eager, (width, height), plate))
         graphs.append(("onnxruntime int8", int8, "int8"))
     for name, path, precision in graphs:
         graph = OrtGraph(path, _entry(path, precision, example), device)
