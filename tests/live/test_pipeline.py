@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 
 from live.calibration import Calibration, calibrate_video
 from live.capture import Frame, IterSource, VideoFileSource
-from live.pipeline import CameraStalled, FreshFrames, LivePipeline, OutputFrame, PipelineConfig
+from live.pipeline import CameraStalled, FreshFrames, LivePipeline, OutputFrame, PipelineConfig, freeze_heap
 from live.sinks import HandoffSink, VideoFileSink
 from live.slots import LatestFrame, LatestSlot
 from shared.errors import DanceError
@@ -206,3 +208,17 @@ def test_fresh_frames_never_waits_on_a_lossless_slot() -> None:
         slot.put(_frame(index))
         assert fresh.take().index == index
     assert slot.dropped == 0
+
+
+def test_freeze_heap_collects_garbage_then_exempts_the_survivors() -> None:
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.self = cycle  # only the cyclic collector frees this
+    gone = weakref.ref(cycle)
+    del cycle
+    kept = [Node()]
+    freeze_heap()
+    assert gone() is None, "garbage made before the run is collected first"
+    assert gc.get_freeze_count() > 0 and not any(obj is kept for obj in gc.get_objects()), "survivors are frozen"
