@@ -55,6 +55,14 @@ def _train_tiny(folder: Path) -> Path:
     return run
 
 
+def bench_engine(engines: Path | None, backend: str, threads: int, folder: Path):  # noqa: ANN201 - FrameGenerator
+    """The engine to measure: `engines`, or else a tiny run trained and exported into `folder`."""
+    if engines is None:
+        print("training a tiny run for a few steps (about a minute)...", flush=True)
+        engines = _train_tiny(folder)
+    return load_generator(engines, backend, threads=threads)
+
+
 def _ms(samples: list[float]) -> float:
     return 1000 * statistics.median(samples)
 
@@ -105,20 +113,18 @@ def run_pipeline(engine, video: Path, repeat: int, pace: float | None, out: Path
 @click.option("--pace", default=30.0, show_default=True, help="Frame rate of the camera-like run.")
 @click.option("--threads", type=click.IntRange(1), help="Generator CPU threads  [default: as dance-live, CPUs - 1].")
 def main(video: Path | None, engines: Path | None, backend: str, repeat: int, pace: float, threads: int | None) -> None:
-    torch.set_num_threads(threads or default_generator_threads())
+    threads = threads or default_generator_threads()
+    torch.set_num_threads(threads)
     if video is None:
         from tests.conftest import fetch_pose2sim_clip
 
         video = fetch_pose2sim_clip("cam01")
     with tempfile.TemporaryDirectory() as tmp:
-        if engines is None:
-            print("training a tiny run for a few steps (about a minute)...", flush=True)
-            engines = _train_tiny(Path(tmp))
-        engine = load_generator(engines, backend, threads=threads or default_generator_threads())
+        engine = bench_engine(engines, backend, threads, Path(tmp))
         info = probe_video(video)
         width, height = engine.info.image_size
         print(f"video {video.name} {info.width}x{info.height} @ {info.fps:g} fps; engine {width}x{height} {engine.backend} {engine.info.precision}; "
-              f"generator threads {threads or default_generator_threads()}")
+              f"generator threads {threads}")
 
         pose_ms, label_ms, gen_ms = isolated(engine, video, 40)
         rows = {"fast": run_pipeline(engine, video, repeat, None, Path(tmp) / "fast.mp4"),

@@ -41,16 +41,15 @@ from live.server.client import Peer, connect  # noqa: E402
 from live.server.session import LoopingVideoSource, SessionManager, SessionSettings, ViewerHub  # noqa: E402
 from live.server.tracks import clock_pts  # noqa: E402
 from live.slots import HandoffClosed, LatestFrame  # noqa: E402
-from shared.runtime import load_generator  # noqa: E402
 from shared.video import VideoWriter, probe_video, read_frames  # noqa: E402
 
 
-def _train_tiny(folder: Path) -> Path:
-    """bench/live.py's tiny run (loaded by path: a module named `live` would shadow the package)."""
+def _bench_engine(engines: Path | None, backend: str, threads: int, folder: Path):  # noqa: ANN202 - FrameGenerator
+    """bench/live.py's engine choice (loaded by path: a module named `live` would shadow the package)."""
     spec = importlib.util.spec_from_file_location("bench_live", Path(__file__).with_name("live.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module._train_tiny(folder)
+    return module.bench_engine(engines, backend, threads, folder)
 
 
 def _camera_like(video: Path, out: Path, width: int = 360, fps: float = 30.0) -> Path:
@@ -211,21 +210,19 @@ def _pct(values: list[float], q: float) -> float:
 @click.option("--threads", type=click.IntRange(1), help="Generator CPU threads  [default: as dance-live: CPUs - 1].")
 def main(engines: Path | None, video: Path | None, backend: str, viewers: str, seconds: float, warmup: float,
          threads: int | None) -> None:
-    torch.set_num_threads(threads or default_generator_threads())
+    threads = threads or default_generator_threads()
+    torch.set_num_threads(threads)
     counts = [int(v) for v in viewers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         if video is None:
             from tests.conftest import fetch_pose2sim_clip
 
             video = _camera_like(fetch_pose2sim_clip("cam01"), Path(tmp) / "camera.mp4")
-        if engines is None:
-            print("training a tiny run for a few steps (about a minute)...", flush=True)
-            engines = _train_tiny(Path(tmp))
-        engine = load_generator(engines, backend, threads=threads or default_generator_threads())
+        engine = _bench_engine(engines, backend, threads, Path(tmp))
         info = probe_video(video)
         width, height = engine.info.image_size
         print(f"source {video.name} {info.width}x{info.height} @ {info.fps:g} fps (looped, paced); engine {width}x{height} "
-              f"{engine.backend} {engine.info.precision}; generator threads {torch.get_num_threads()}; VP8 over loopback", flush=True)
+              f"{engine.backend} {engine.info.precision}; generator threads {threads}; VP8 over loopback", flush=True)
         settings = SessionSettings(max_peers=max(counts), pipeline=PipelineConfig(calibration_seconds=1.0))
         manager = SessionManager(engine, settings, lambda: LoopingVideoSource(video), log=lambda _: None)
         rows = []
