@@ -86,10 +86,15 @@ def default_generator_threads() -> int:
 
 
 def _load_engine(engines: Path | None, backend: str, device: str, threads: int | None = None):  # noqa: ANN202
-    """The engine (a FrameGenerator), its graphs on `threads` CPU threads (default: all CPUs but one)."""
+    """The engine (a FrameGenerator), torch and its graphs on `threads` CPU threads (default: all
+    CPUs but one)."""
+    import torch
+
     from shared.runtime import load_generator
 
-    return load_generator(resolve_engines(engines), backend, device, threads or default_generator_threads())
+    threads = threads or default_generator_threads()
+    torch.set_num_threads(threads)
+    return load_generator(resolve_engines(engines), backend, device, threads)
 
 
 def _log(message: str) -> None:
@@ -164,9 +169,6 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         if not window and output is None:
             reason = f"no display for a window here ({no_display})" if no_display else "--no-window and no --output"
             raise DanceError(f"nothing to show: {reason}; give --output OUT.mp4")
-        import torch
-
-        torch.set_num_threads(threads or default_generator_threads())
         engine = _load_engine(engines, backend, device, threads)
         stats = None
         if calibration is not None:
@@ -203,7 +205,6 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
            background: Path | None, config, threads: int | None, backend: str, device: str,  # noqa: ANN001 - PipelineConfig
            host: str, port: int, token: str | None, max_peers: int) -> None:
     """`--serve`: the web server over one engine (see live/server)."""
-    import torch
 
     from live.background import Background
     from live.calibration import Calibration
@@ -219,7 +220,6 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
         size = probe.size
         probe.close()
         open_own = (lambda: CameraSource(camera)) if camera is not None else (lambda: LoopingVideoSource(video))
-    torch.set_num_threads(threads or default_generator_threads())
     engine = _load_engine(engines, backend, device, threads)
     stats = None
     if calibration is not None:

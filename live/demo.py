@@ -93,8 +93,9 @@ def main(minutes: float, source: Path | None, output: Path, frames: int, source_
     _run([_script("dance-train"), "fit", str(target), "-o", str(run), "--minutes", str(minutes), "--no-vgg"])
     _run([_script("dance-export"), str(run), "--int8"])
 
-    torch.set_num_threads(default_generator_threads())
-    engine = load_generator(run, threads=default_generator_threads())
+    threads = default_generator_threads()
+    torch.set_num_threads(threads)
+    engine = load_generator(run, threads=threads)
     video = VideoFileSource(source)
     size = engine.info.image_size
     compare = CompareSink(output / "compare.mp4", video.fps, size, probe_video(source).frame_count)
