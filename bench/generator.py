@@ -40,7 +40,7 @@ from export.fp16 import convert_to_fp16  # noqa: E402
 from export.int8 import quantize_int8  # noqa: E402
 from export.onnx_export import BodyGraph, body_inputs, export_body  # noqa: E402
 from export.rewrites import for_int8  # noqa: E402
-from live.feedback import label_to_tensor  # noqa: E402
+from shared.feedback import label_to_tensor  # noqa: E402
 from shared.manifest import BODY_OUTPUT, GraphEntry, TensorSpec  # noqa: E402
 from shared.model_config import get_preset  # noqa: E402
 from shared.networks import build_generator  # noqa: E402

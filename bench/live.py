@@ -28,13 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.con
 
 from live.capture import IterSource  # noqa: E402
 from live.cli import default_generator_threads  # noqa: E402
-from live.feedback import FeedbackGenerator, label_to_tensor  # noqa: E402
 from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sinks import VideoFileSink  # noqa: E402
-from live.tracking import PoseTracker  # noqa: E402
 from shared.facebox import face_box  # noqa: E402
+from shared.feedback import FeedbackGenerator, label_to_tensor  # noqa: E402
 from shared.render import render_label  # noqa: E402
 from shared.runtime import load_generator  # noqa: E402
+from shared.tracking import PoseTracker  # noqa: E402
 from shared.video import probe_video, read_frames  # noqa: E402
 
 

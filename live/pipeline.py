@@ -28,17 +28,17 @@ import numpy as np
 from torch import Tensor
 
 from live.background import Background
-from live.calibration import DEFAULT_SECONDS, LiveNormalizer
 from live.capture import CaptureConfig, CaptureThread, Frame, FrameSource
-from live.feedback import DEFAULT_LOST_FRAMES, FeedbackGenerator, label_to_tensor
 from live.slots import LatestSlot
 from live.stats import LiveStats
-from live.tracking import PoseTracker
+from shared.calibrator import DEFAULT_SECONDS, LiveNormalizer
 from shared.errors import DanceError
 from shared.facebox import FaceBox, face_box
+from shared.feedback import DEFAULT_LOST_FRAMES, FeedbackGenerator, label_to_tensor
 from shared.normalize import NormalizationStats
 from shared.render import render_label
 from shared.runtime import FrameGenerator
+from shared.tracking import PoseTracker
 
 
 class Ema:

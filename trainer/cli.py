@@ -60,13 +60,14 @@ def _latest_run_name(source: Path) -> str:
 @click.option("--l1", "lambda_l1", default=10.0, show_default=True, type=click.FloatRange(0), help="Pixel L1 weight (0 = the paper's losses).")
 @click.option("--gan-warmup", default=0.25, show_default=True, type=click.FloatRange(0, 1),
               help="Share of each body stage trained on reconstruction only, before the GAN (0 = the paper).")
+@click.option("--augment", is_flag=True, help="Randomly move and resize the person in half the body pairs (compositing runs).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--checkpoint-every", default=100, show_default=True, type=click.IntRange(1), help="Steps between checkpoints.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--gpus", default=1, show_default=True, type=click.IntRange(1), help="Data-parallel processes (relaunches under torchrun).")
 def fit(source: Path, output: Path | None, preset: str, steps: int | None, minutes: float | None, batch_size: int,
         lr: float, no_temporal: bool, no_composite: bool, no_face: bool, vgg_weights: Path | None, no_vgg: bool, lambda_l1: float,
-        gan_warmup: float, seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
+        gan_warmup: float, augment: bool, seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
     """Train the body model and the FaceGAN on SOURCE (a video, or a prepared dataset folder).
 
     A video is prepared first (see `prepare`). The run resumes where it stopped when the same
@@ -83,7 +84,7 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
     config = FitConfig(
         preset=preset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr, temporal=not no_temporal,
         composite=not no_composite, face=not no_face, use_vgg=not no_vgg, vgg_weights=str(vgg_weights) if vgg_weights else None,
-        lambda_l1=lambda_l1, gan_warmup=gan_warmup, seed=seed, checkpoint_every=checkpoint_every,
+        lambda_l1=lambda_l1, gan_warmup=gan_warmup, augment=augment, seed=seed, checkpoint_every=checkpoint_every,
     )
     run_dir = output or Path("runs") / _latest_run_name(source)
     run_fit(source, run_dir, config, device=device, gpus=gpus)
@@ -92,17 +93,39 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
 
 @main.command("eval")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def eval_command(runs: tuple[Path, ...]) -> None:
-    """Score RUNS on their held-out frames (generated with feedback from zeros), as the paper's table."""
+@click.option("--source", "sources", multiple=True, type=click.Path(path_type=Path),
+              help="A video of another person to puppeteer each run with, as live does (repeatable).")
+@click.option("--max-frames", default=300, show_default=True, type=click.IntRange(1), help="Frames of each source to use.")
+def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: int) -> None:
+    """Score RUNS on their held-out frames (generated with feedback from zeros), as the paper's table.
+
+    Then the paper's transfer metric: MediaPipe on the generated frames against the poses that drove
+    them (found rate, pose distance in torso heights after a similarity alignment, and its shuffled
+    floor), on the held-out frames and on each --source; a contact sheet per source goes to
+    RUN/transfer_<source name>.png.
+    """
+    from shared.video import probe_video
     from trainer.evaluate import evaluate_run, write_eval
     from trainer.metrics import LPIPS_SKIPPED, format_table
+    from trainer.transfer import evaluate_held_out_pose, evaluate_transfer, format_pose_table
 
+    for source in sources:
+        probe_video(source)  # a clear error before any run is scored
     rows = {}
+    pose_rows = {}
     for run in runs:
         result = evaluate_run(run)
+        result["held_out_pose"] = evaluate_held_out_pose(run)
+        result["transfer"] = evaluate_transfer(run, sources, max_frames)
         write_eval(run, result)
+        prefix = f"{run.name}: " if len(runs) > 1 else ""
         for name, row in result["rows"].items():
-            rows[f"{run.name}: {name}" if len(runs) > 1 else name] = row
+            rows[prefix + name] = row
+        pose_rows[prefix + "held-out"] = result["held_out_pose"]["generated"]
+        pose_rows[prefix + "real frames"] = result["held_out_pose"]["real_frames"]
+        for name, score in result["transfer"].items():
+            pose_rows[prefix + name] = score
+            click.echo(f"{run}: contact sheet for {name}: {run / f'transfer_{Path(name).stem}.png'}")
         model_l1 = list(result["rows"].values())[-1].l1
         ratios = ", ".join(f"{name} {value:.4f} (model/baseline {model_l1 / value:.2f}x)" for name, value in result["baselines"].items())
         click.echo(f"{run}: baseline L1: {ratios}")
@@ -110,6 +133,11 @@ def eval_command(runs: tuple[Path, ...]) -> None:
             click.echo(f"{run}: mean alpha (person coverage) {result['alpha_coverage']:.3f}")
     click.echo(format_table(rows))
     click.echo(LPIPS_SKIPPED)
+    click.echo()
+    click.echo(format_pose_table(pose_rows))
+    click.echo("pose dist: mean body-joint distance, output vs driving pose, in torso heights after a similarity "
+               "alignment; shuffled: the same with frames mismatched (a model ignoring its input); real frames: "
+               "the detector on the real held-out frames (its own noise)")
 
 
 @main.command()

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from shared.errors import DanceError
+from trainer.augment import AugmentConfig, augment_pair
 from trainer.dataset import Dataset
 
 HELD_OUT_FRACTION = 0.1
@@ -78,14 +79,15 @@ def resize_pair_batch(batch: PairBatch, size: tuple[int, int]) -> PairBatch:
 class PairSampler:
     """Draws training batches of pairs (t-1, t) from a dataset's training split."""
 
-    def __init__(self, dataset: Dataset, frames: range, seed: int, rank: int = 0) -> None:
+    def __init__(self, dataset: Dataset, frames: range, seed: int, rank: int = 0, augment: AugmentConfig | None = None) -> None:
         self.dataset = dataset
         self.frames = np.asarray(frames)
         self.seed = seed
         self.rank = rank
+        self.augment = augment  # move and resize the person in some pairs (see trainer/augment.py)
 
     def with_faces(self) -> PairSampler:
-        """Only pairs whose frame t has a face box (for the face stage)."""
+        """Only pairs whose frame t has a face box (for the face stage; never augmented)."""
         boxes = self.dataset.face_boxes
         keep = [t for t in self.frames if boxes[t, 2] > 0]
         if not keep:
@@ -99,7 +101,34 @@ class PairSampler:
         return self.frames[rng.integers(0, len(self.frames), batch_size)]
 
     def batch(self, step: int, batch_size: int) -> PairBatch:
-        return self.fetch(self.indices(step, batch_size))
+        ends = self.indices(step, batch_size)
+        if self.augment is None:
+            return self.fetch(ends)
+        return self.fetch_augmented(ends, np.random.default_rng([self.seed, step, self.rank, 1]))
+
+    def fetch_augmented(self, ends: np.ndarray, rng: np.random.Generator) -> PairBatch:
+        """Like `fetch`, each pair moved by its own random similarity (or left as it is)."""
+        assert self.augment is not None
+        data = self.dataset
+        labels, frames, boxes = [], [], []
+        for end in ends:
+            pair = [end - 1, end]
+            pair_boxes = np.asarray(data.face_boxes[pair], np.int64)
+            lab, img, box = augment_pair(
+                np.asarray(data.labels[pair]), np.asarray(data.frames[pair]), np.asarray(data.masks[pair]),
+                pair_boxes, data.plate, rng, self.augment,
+            )
+            labels.append(lab)
+            frames.append(img)
+            boxes.append(box[1])
+        labels_array, frames_array = np.stack(labels), np.stack(frames)
+        return PairBatch(
+            label_prev=labels_to_tensor(labels_array[:, 0]),
+            label=labels_to_tensor(labels_array[:, 1]),
+            image_prev=images_to_tensor(frames_array[:, 0]),
+            image=images_to_tensor(frames_array[:, 1]),
+            face_box=torch.from_numpy(np.stack(boxes)),
+        )
 
     def fetch(self, ends: np.ndarray) -> PairBatch:
         prev = ends - 1

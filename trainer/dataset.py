@@ -45,6 +45,7 @@ class DatasetManifest:
     settings: dict[str, object] = field(default_factory=dict)  # the PrepareConfig it was made with
     plate_residual: float = 1.0  # how badly the background plate explains the frames (see trainer/plate.py)
     static_background: bool = False  # the camera was static: compositing over the plate is possible
+    plate_filled: float = 0.0  # fraction of plate pixels the person always hid, filled from their surroundings
 
     def save(self, folder: Path) -> None:
         (folder / MANIFEST_NAME).write_text(json.dumps(asdict(self), indent=2) + "\n")

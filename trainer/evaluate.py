@@ -2,6 +2,7 @@
 
 Scores follow the paper's ablation: SSIM (and PSNR) on the body crop and on the face crop, plus a
 temporal flicker score and L1, beside the mean-training-image baseline that any model must beat.
+The paper's pose-distance transfer metric is in trainer/transfer.py; `write_eval` stores both.
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
 
 
 def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
+    """RUN/eval.json: the rows and baselines, plus "transfer" (per source) and "held_out_pose" when
+    `result` carries them (see trainer/transfer.py)."""
     path = run_dir / "eval.json"
     payload = {
         "rows": {name: row.as_dict() for name, row in result["rows"].items()},  # type: ignore[union-attr]
@@ -125,5 +128,8 @@ def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
         "alpha_coverage": result["alpha_coverage"],
         "held_out": result["held_out"],
     }
+    for key in ("transfer", "held_out_pose"):  # trainer/transfer.py's PoseScores, when computed
+        if result.get(key) is not None:
+            payload[key] = {name: score.as_dict() for name, score in result[key].items()}  # type: ignore[union-attr]
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path

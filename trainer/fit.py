@@ -29,6 +29,7 @@ from shared.errors import DanceError
 from shared.model_config import ModelConfig, get_preset
 from shared.networks import build_generator
 from shared.vgg import load_vgg19
+from trainer.augment import AugmentConfig
 from trainer.data import PairSampler, resize_pair_batch, split_frames, tensor_to_images
 from trainer.dataset import Dataset
 from trainer.losses import VGGLoss
@@ -55,6 +56,7 @@ class FitConfig:
     use_vgg: bool = True
     vgg_weights: str | None = None
     lambda_l1: float = 10.0
+    augment: bool = False  # move and resize the person in half the body pairs (trainer/augment.py; compositing runs only)
     seed: int = 0
     checkpoint_every: int = 100
     sample_every: int = 100
@@ -139,7 +141,8 @@ class Trainer:
         self.plate = plate_to_tensor(dataset.plate)
         self.plans = plan_stages(self.config, fit)
         self.split = split_frames(len(dataset))
-        self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank)
+        augment = AugmentConfig() if fit.augment and self.config.generator.composite else None
+        self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank, augment)
         self.store = CheckpointStore(run_dir / "checkpoints")
         self.weights = LossWeights(vgg=10.0 if fit.use_vgg else 0.0, l1=fit.lambda_l1)
         self.vgg = VGGLoss(load_vgg19(fit.vgg_weights)).to(device) if fit.use_vgg else None

@@ -2,6 +2,9 @@
 
 Pixels the person covers in a frame (its mask, slightly grown to catch soft edges and shadows) are
 left out of that pixel's median, so places the person often stands on still get the floor's colour.
+Where the person stands in (nearly) every frame there are too few clean samples for a median, and the
+few there are mostly catch the person's blurred edge: those pixels are filled from the surrounding
+clean plate by inpainting instead, so the plate holds no ghost of the person.
 How well the plate explains the frames outside the person tells whether the camera was static:
 a moving camera gives a plate that fits no frame, and compositing is then turned off.
 """
@@ -17,13 +20,22 @@ MAX_PLATE_FRAMES = 200  # evenly spaced frames are plenty for a median
 STATIC_RESIDUAL_LIMIT = 0.05  # mean |frame - plate| outside the person, in [0, 1] units
 MASK_THRESHOLD = 0.3
 ROW_CHUNK = 64  # rows per median pass, to bound memory at high resolutions
+# A pixel is filled from its surroundings when it has fewer clean (person-free) samples than
+# max(MIN_CLEAN_SAMPLES, MIN_CLEAN_FRACTION * sampled frames), i.e. the person covers it in more than
+# 90% of the frames. Its few clean views then come from the moments the person's edge just left it,
+# where motion blur, soft edges and shadows outside the grown mask tint it: on real footage
+# (pose2sim cam01) the ghost's pixels have 0-10 clean samples out of 100. A median of under 5 values
+# is one or two frames' colour, however many frames there are; 10% keeps that margin at 200 frames.
+MIN_CLEAN_SAMPLES = 5
+MIN_CLEAN_FRACTION = 0.1
+INPAINT_RADIUS = 5  # px around each filled pixel that cv2.inpaint (Telea) draws its colour from
 
 
 @dataclass(frozen=True)
 class PlateEstimate:
     plate: np.ndarray  # HxWx3 uint8 RGB
     residual: float  # median over frames of the mean |frame - plate| outside the person, in [0, 1]
-    uncovered: float  # fraction of pixels the person covered in every sampled frame (plain median used)
+    filled: float  # fraction of pixels with too few clean samples, filled from the surrounding plate
 
     @property
     def static(self) -> bool:
@@ -43,6 +55,9 @@ def estimate_plate(frames: np.ndarray, masks: np.ndarray | None) -> PlateEstimat
     picks = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), MAX_PLATE_FRAMES)).round().astype(int))
     sample = np.asarray(frames[picks])
     person = person_masks(np.asarray(masks[picks])) if masks is not None else np.zeros(sample.shape[:3], bool)
+    clean = (~person).sum(axis=0)
+    # Pixels the person never covers are never filled (without masks nothing is).
+    fill = (clean < max(MIN_CLEAN_SAMPLES, MIN_CLEAN_FRACTION * len(sample))) & (clean < len(sample))
     plate = np.empty(sample.shape[1:], np.uint8)
     for top in range(0, sample.shape[1], ROW_CHUNK):
         rows = slice(top, top + ROW_CHUNK)
@@ -50,10 +65,11 @@ def estimate_plate(frames: np.ndarray, masks: np.ndarray | None) -> PlateEstimat
         hidden = person[:, rows]
         values[hidden] = np.nan
         always_hidden = hidden.all(axis=0)
-        values[:, always_hidden] = sample[:, rows][:, always_hidden]
+        values[:, always_hidden] = sample[:, rows][:, always_hidden]  # placeholder, filled below
         plate[rows] = np.nanmedian(values, axis=0).round().astype(np.uint8)
+    if fill.any() and not fill.all():  # with no clean pixel at all there is nothing to fill from
+        plate = cv2.inpaint(plate, fill.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA)
     background = ~person
     diff = np.abs(sample.astype(np.float32) - plate).mean(axis=-1) / 255.0
     per_frame = [d[b].mean() if b.any() else 0.0 for d, b in zip(diff, background)]
-    uncovered = float(person.all(axis=0).mean())
-    return PlateEstimate(plate, float(np.median(per_frame)), uncovered)
+    return PlateEstimate(plate, float(np.median(per_frame)), float(fill.mean()))

@@ -138,6 +138,11 @@ def _build(
 
     plate = estimate_plate(frames, masks)
     cv2.imwrite(str(folder / "plate.png"), cv2.cvtColor(plate.plate, cv2.COLOR_RGB2BGR))
+    if plate.filled > 0:
+        tqdm.write(
+            f"background plate: {100 * plate.filled:.1f}% of pixels had no clean view of the background "
+            "and were filled from their surroundings"
+        )
     if not plate.static:
         tqdm.write(
             f"the background changes between frames (plate residual {plate.residual:.3f} > {STATIC_RESIDUAL_LIMIT}): "
@@ -160,6 +165,7 @@ def _build(
         crop_window=window.to_dict(),
         settings=_settings(config),
         plate_residual=plate.residual,
+        plate_filled=plate.filled,
         static_background=plate.static,
     )
 

@@ -1,62 +1,19 @@
-"""Live calibration and the calibration file, on the synthetic dancer's exact poses."""
+"""The calibration file, on the synthetic dancer's exact poses."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from live.calibration import Calibration, Calibrator, LiveNormalizer
+from live.calibration import Calibration
 from shared.errors import DanceError
-from shared.normalize import PoseNormalizer, compute_stats
-from shared.pose import PoseFrame
-from shared.synthetic import SOURCE_BODY, TARGET_BODY, dance_poses
+from shared.normalize import compute_stats
+from shared.synthetic import SOURCE_BODY, dance_poses
 
 SIZE = (256, 256)
 FPS = 30.0
-
-
-def test_calibrator_learns_from_the_first_seconds() -> None:
-    poses = dance_poses(SOURCE_BODY, 40, SIZE, FPS)
-    calibrator = Calibrator(SIZE, seconds=1.0)
-    results = [calibrator.add(poses[t], t / FPS) for t in range(40)]
-    done = next(t for t, r in enumerate(results) if r is not None)
-    assert done == 30  # the first frame at or past 1 s ends it
-    assert results[done] == compute_stats(poses.replace(keypoints=poses.keypoints[:30], confidence=poses.confidence[:30],
-                                                        valid=poses.valid[:30]))
-
-
-def test_calibration_waits_until_the_whole_body_was_seen() -> None:
-    poses = dance_poses(SOURCE_BODY, 60, SIZE, FPS)
-    calibrator = Calibrator(SIZE, seconds=0.5)
-    nobody = PoseFrame.missing(poses.schema)
-    for t in range(30):  # one second of an empty room: nothing to measure
-        assert calibrator.add(nobody, t / FPS) is None
-    assert calibrator.progress == 1.0
-    stats = None
-    for t in range(30, 60):
-        stats = calibrator.add(poses[t], t / FPS)
-        if stats is not None:
-            break
-    assert stats is not None and stats.num_frames >= 2
-
-
-def test_live_normalizer_passes_poses_through_until_calibrated_then_normalizes() -> None:
-    source = dance_poses(SOURCE_BODY, 30, SIZE, FPS)
-    target_stats = compute_stats(dance_poses(TARGET_BODY, 30, SIZE, FPS))
-    live = LiveNormalizer(target_stats, seconds=0.5)
-    for t in range(15):
-        assert live.calibrating
-        np.testing.assert_array_equal(live(source[t], t / FPS).keypoints, source[t].keypoints)
-    out = live(source[15], 15 / FPS)
-    assert not live.calibrating and live.source is not None
-    expected = PoseNormalizer(live.source, target_stats)(source[15])
-    np.testing.assert_allclose(out.keypoints, expected.keypoints)
-    assert not np.allclose(out.keypoints[source[15].valid], source[15].keypoints[source[15].valid])
-    live.recalibrate()
-    assert live.calibrating and live.progress == 0.0
 
 
 def test_calibration_file_round_trip_and_checks(tmp_path: Path) -> None:

@@ -5,23 +5,30 @@ output, so live does the same: zeros at the first frame and again when the perso
 being lost for more than `lost_frames` frames (the old output no longer matches the new pose);
 in between, while nobody is seen, the last output is held. What is fed back is the body output
 before the face residual, because the body generator was trained on its own body outputs (the
-face GAN is a later stage with the body generator frozen).
+face GAN is a later stage with the body generator frozen). In shared/ because the trainer's eval
+puppeteers a run with a source video exactly as live does.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from live.stats import LiveStats
 from shared.facebox import FaceBox
 from shared.runtime import FrameGenerator
 
 DEFAULT_LOST_FRAMES = 10
+
+
+class StageTimes(Protocol):
+    """Where per-stage times go (live's LiveStats), without shared/ depending on live/."""
+
+    def stage(self, name: str, seconds: float) -> None: ...
 
 
 def label_to_tensor(label: np.ndarray) -> Tensor:
@@ -45,7 +52,7 @@ class Generated:
 class FeedbackGenerator:
     """Turns a stream of (label, face box, person seen) into output frames."""
 
-    def __init__(self, engine: FrameGenerator, lost_frames: int = DEFAULT_LOST_FRAMES, stats: LiveStats | None = None) -> None:
+    def __init__(self, engine: FrameGenerator, lost_frames: int = DEFAULT_LOST_FRAMES, stats: StageTimes | None = None) -> None:
         if lost_frames < 0:
             raise ValueError("lost_frames must be >= 0")
         self.engine = engine

@@ -1,5 +1,8 @@
 """Camera frame -> the person's pose in the model's label frame, smoothed online.
 
+In shared/ because live runs it on every camera frame and the trainer's eval must run a source
+video through exactly the same steps.
+
 MediaPipe runs on the full camera frame (in tracking mode, so it follows the person from frame to
 frame); the keypoints are then mapped into the label frame (the camera frame letterboxed to the
 model's aspect, exactly as `full_frame_window` crops it) and smoothed with the One Euro filter.

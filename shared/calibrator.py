@@ -1,0 +1,116 @@
+"""The source's normalization statistics, learnt from its first seconds of poses.
+
+Global pose normalization needs the source dancer's floor lines and body heights, measured in the
+same pixel frame as the target's (the model's label frame). Live, they are gathered from the first
+few seconds of poses, while the output shows the un-normalized pose; a person who is not fully in
+view then keeps it calibrating until they are. In shared/ because the trainer's eval calibrates a
+source video with the same rules as live.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from shared.errors import DanceError
+from shared.normalize import NormalizationStats, PoseNormalizer, compute_stats
+from shared.pose import PoseFrame, PoseSequence
+
+DEFAULT_SECONDS = 3.0
+
+
+class Calibrator:
+    """Collects label-frame poses for `seconds` of source time, then computes the stats.
+
+    When the stats cannot be computed yet (the whole body was not in view often enough), it keeps
+    going over a sliding window of the last `seconds` until they can.
+    """
+
+    def __init__(self, label_size: tuple[int, int], seconds: float = DEFAULT_SECONDS) -> None:
+        if seconds <= 0:
+            raise DanceError(f"calibration needs a positive duration, got {seconds:g} s")
+        self.label_size = (int(label_size[0]), int(label_size[1]))
+        self.seconds = seconds
+        self._poses: deque[tuple[float, PoseFrame]] = deque()
+        self._start: float | None = None
+        self._elapsed = 0.0
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the calibration time gathered so far (stays near 1 while waiting for a full view)."""
+        return min(self._elapsed / self.seconds, 1.0)
+
+    def _stats(self) -> NormalizationStats | None:
+        frames = [pose for _, pose in self._poses]
+        seq = PoseSequence.from_frames(frames, self.label_size, 30.0, frames[0].schema)
+        try:
+            return compute_stats(seq)
+        except DanceError:
+            return None
+
+    def add(self, pose: PoseFrame, media_time: float) -> NormalizationStats | None:
+        """Feed one frame's pose; returns the stats once the calibration time has passed."""
+        if self._start is None:
+            self._start = media_time
+        self._elapsed = media_time - self._start
+        if self._elapsed >= self.seconds and self._poses:
+            stats = self._stats()
+            if stats is not None:
+                return stats
+            while self._poses and self._poses[0][0] < media_time - self.seconds:
+                self._poses.popleft()
+        self._poses.append((media_time, pose))
+        return None
+
+    def finish(self) -> NormalizationStats:
+        """The stats from everything gathered (a video shorter than the calibration time)."""
+        stats = self._stats() if self._poses else None
+        if stats is None:
+            raise DanceError(
+                "could not calibrate: the whole body (head and feet) was not in view in enough frames; "
+                "film the source standing fully in view for a few seconds"
+            )
+        return stats
+
+
+class LiveNormalizer:
+    """Normalizes each label-frame pose onto the target; calibrates first when it has no source stats."""
+
+    def __init__(
+        self, target: NormalizationStats, source: NormalizationStats | None = None, seconds: float = DEFAULT_SECONDS,
+    ) -> None:
+        self.target = target
+        self.seconds = seconds
+        self.source: NormalizationStats | None = None
+        self._normalizer: PoseNormalizer | None = None
+        self._calibrator: Calibrator | None = None
+        if source is None:
+            self.recalibrate()
+        else:
+            self.use(source)
+
+    @property
+    def calibrating(self) -> bool:
+        return self._normalizer is None
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self._calibrator is None else self._calibrator.progress
+
+    def use(self, source: NormalizationStats) -> None:
+        self.source = source
+        self._normalizer = PoseNormalizer(source, self.target)  # refuses stats for another label size
+        self._calibrator = None
+
+    def recalibrate(self) -> None:
+        """Forget the source stats and learn them again from the coming frames."""
+        self._normalizer = None
+        self._calibrator = Calibrator(self.target.image_size, self.seconds)
+
+    def __call__(self, pose: PoseFrame, media_time: float) -> PoseFrame:
+        if self._calibrator is not None:
+            stats = self._calibrator.add(pose, media_time)
+            if stats is not None:
+                self.use(stats)
+        if self._normalizer is None:
+            return pose  # un-normalized while calibrating
+        return self._normalizer(pose)

@@ -1,0 +1,52 @@
+"""Pose-position augmentation: the person moves with its label, the stage stays the plate."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from trainer.augment import AugmentConfig, augment_pair, move_face_box, random_similarity
+
+SIZE = 64
+
+
+def _scene() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two frames of a red square 'person' on a grey plate, its label a green square in the same place."""
+    plate = np.full((SIZE, SIZE, 3), 90, np.uint8)
+    plate[::4] = 120  # stripes, so a moved background would show
+    frames = np.repeat(plate[None], 2, axis=0)
+    frames[:, 20:40, 24:36] = (200, 30, 30)
+    masks = np.zeros((2, SIZE, SIZE), np.uint8)
+    masks[:, 20:40, 24:36] = 255
+    labels = np.zeros((2, SIZE, SIZE, 3), np.uint8)
+    labels[:, 20:40, 24:36] = (0, 255, 0)
+    boxes = np.array([[24, 18, 12], [24, 18, 12]], np.int64)
+    return labels, frames, masks, boxes, plate
+
+
+def test_the_person_and_its_label_move_together_over_the_plate() -> None:
+    labels, frames, masks, boxes, plate = _scene()
+    config = AugmentConfig(probability=1.0, mask_blur=1)
+    rng = np.random.default_rng(3)
+    new_labels, new_frames, new_boxes = augment_pair(labels, frames, masks, boxes, plate, rng, config)
+    assert not np.array_equal(new_labels, labels)
+    for label, frame in zip(new_labels, new_frames):
+        person = cv2.erode((label[..., 1] == 255).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # inside its edge
+        assert person.sum() > 60
+        assert np.abs(frame[person].astype(int) - (200, 30, 30)).max() <= 2  # the person is where its label is
+        away = cv2.dilate((label[..., 1] > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0  # past its edge
+        assert np.array_equal(frame[away], plate[away])  # the rest is exactly the plate
+    assert new_boxes.shape == boxes.shape and (new_boxes[:, 2] == 12).all()
+
+
+def test_pairs_are_left_alone_at_probability_zero_and_moves_are_bounded() -> None:
+    labels, frames, masks, boxes, plate = _scene()
+    same = augment_pair(labels, frames, masks, boxes, plate, np.random.default_rng(0), AugmentConfig(probability=0.0))
+    assert all(a is b for a, b in zip(same, (labels, frames, boxes)))
+    config = AugmentConfig()
+    for seed in range(50):
+        matrix = random_similarity(np.random.default_rng(seed), (SIZE, SIZE), config)
+        assert 1 - config.max_scale <= matrix[0, 0] <= 1 + config.max_scale and matrix[0, 0] == matrix[1, 1]
+        moved = move_face_box(np.array([50, 0, 12]), matrix, (SIZE, SIZE))
+        assert 0 <= moved[0] <= SIZE - 12 and 0 <= moved[1] <= SIZE - 12  # the box stays inside the image
+    assert (move_face_box(np.array([-1, -1, -1]), matrix, (SIZE, SIZE)) == -1).all()  # no face stays no face

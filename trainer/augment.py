@@ -1,0 +1,75 @@
+"""Pose-position augmentation for small target sets: move and resize the person, keep the stage.
+
+A few minutes of one person cover few places and sizes in the frame, but a source dancer normalized
+onto the target can stand anywhere near its floor line. Each augmented pair is one random
+similarity (scale about the image centre, then a shift) applied alike to both frames of the pair:
+the labels are warped with it (nearest neighbour, so label colours stay exact) and the person is
+cut out of each frame by its mask, warped, and pasted over the background plate. The plate is the
+one the compositing generator draws over, so the background of an augmented frame is exactly what
+the model must leave alone, and only the person moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    probability: float = 0.5  # share of pairs augmented (the rest are the real frames, untouched)
+    max_scale: float = 0.15  # scale drawn in [1 - max_scale, 1 + max_scale]
+    max_shift: float = 0.12  # shift drawn in +-max_shift of the image width / height
+    mask_blur: int = 5  # px: soft edge of the pasted person (odd)
+
+
+def random_similarity(rng: np.random.Generator, size: tuple[int, int], config: AugmentConfig) -> np.ndarray:
+    """A 2x3 matrix: scale about the image centre, then shift."""
+    width, height = size
+    scale = rng.uniform(1 - config.max_scale, 1 + config.max_scale)
+    dx, dy = rng.uniform(-config.max_shift, config.max_shift, 2) * (width, height)
+    cx, cy = width / 2, height / 2
+    return np.array([[scale, 0.0, cx - scale * cx + dx], [0.0, scale, cy - scale * cy + dy]], np.float64)
+
+
+def move_face_box(box: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A face box row (x0, y0, side) moved with its centre; the side stays (boxes are fixed per size)."""
+    x0, y0, side = (int(v) for v in box)
+    if side <= 0:
+        return np.asarray(box).copy()
+    cx, cy = matrix @ np.array([x0 + side / 2, y0 + side / 2, 1.0])
+    width, height = size
+    nx = int(np.clip(round(cx - side / 2), 0, width - side))
+    ny = int(np.clip(round(cy - side / 2), 0, height - side))
+    return np.array([nx, ny, side], dtype=np.asarray(box).dtype)
+
+
+def warp_person(frame: np.ndarray, mask: np.ndarray, plate: np.ndarray, matrix: np.ndarray, blur: int) -> np.ndarray:
+    """The frame's person (mask 0-255) moved by `matrix` and pasted over the plate (all HxW uint8)."""
+    height, width = frame.shape[:2]
+    moved = cv2.warpAffine(frame, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    alpha = cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    if blur > 1:
+        alpha = cv2.GaussianBlur(alpha, (blur, blur), 0)
+    weight = alpha[..., None].astype(np.float32) / 255.0
+    return (weight * moved + (1 - weight) * plate).round().astype(np.uint8)
+
+
+def augment_pair(
+    labels: np.ndarray, frames: np.ndarray, masks: np.ndarray, boxes: np.ndarray, plate: np.ndarray,
+    rng: np.random.Generator, config: AugmentConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(2, H, W, 3) labels and frames, (2, H, W) masks, (2, 3) face boxes of frames t-1, t -> the
+    same, moved by one random similarity, or unchanged with probability 1 - config.probability."""
+    if rng.uniform() >= config.probability:
+        return labels, frames, boxes
+    height, width = frames.shape[1:3]
+    matrix = random_similarity(rng, (width, height), config)
+    new_labels = np.stack(
+        [cv2.warpAffine(label, matrix, (width, height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) for label in labels]
+    )
+    new_frames = np.stack([warp_person(f, m, plate, matrix, config.mask_blur) for f, m in zip(frames, masks)])
+    new_boxes = np.stack([move_face_box(b, matrix, (width, height)) for b in boxes])
+    return new_labels, new_frames, new_boxes

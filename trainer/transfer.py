@@ -1,0 +1,392 @@
+"""The paper's transfer metric: puppeteer a run with another person's video, then ask the pose
+detector whether the output still shows the pose that drove it.
+
+Per frame, MediaPipe runs on the generated frame; the body joints it finds are aligned onto the
+driving pose (the normalized source pose drawn into the label) by a least-squares similarity
+(Umeyama: scale, rotation, shift), and the mean distance over the joints seen in both is divided
+by the driving pose's torso height, so the number means the same for any video size and framing.
+A fixed shuffled pairing of the frames gives the floor that a model ignoring its input reaches.
+
+The source goes through exactly the steps live uses (shared/: tracker, calibrator, normalizer,
+label, feedback generator), calibrated over the whole clip first, as `dance-live --calibration`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from shared.calibrator import Calibrator, LiveNormalizer
+from shared.errors import DanceError
+from shared.extract import PoseEstimator
+from shared.facebox import face_box
+from shared.feedback import FeedbackGenerator, label_to_tensor, tensor_to_image
+from shared.normalize import NormalizationStats
+from shared.pose import PoseFrame
+from shared.render import contact_sheet, overlay, render_label
+from shared.runtime import FrameGenerator, TorchEngine
+from shared.skeleton import BODY_SCHEMA
+from shared.tracking import PoseTracker, estimator_config
+from shared.trained import TrainedModel, load_trained
+from shared.video import probe_video, read_frames
+from trainer.dataset import Dataset
+from trainer.evaluate import generate_sequence
+
+BODY_JOINT_NAMES = (
+    "nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+BODY_JOINTS = np.array([BODY_SCHEMA.index(n) for n in BODY_JOINT_NAMES])
+SHOULDERS = (BODY_SCHEMA.index("left_shoulder"), BODY_SCHEMA.index("right_shoulder"))
+HIPS = (BODY_SCHEMA.index("left_hip"), BODY_SCHEMA.index("right_hip"))
+MIN_JOINTS = 4  # fewer body joints seen in both poses: the frame counts as not found
+# A detection whose centre lies farther than this (in driving torso heights) from the driving pose's
+# is somebody else, e.g. a bystander standing in the background plate: it counts as not found.
+# Real held-out frames of the Pose2Sim target sit at 0.0-0.1; its plate's bystander at 2.4-2.5.
+MAX_CENTRE_OFFSET = 1.0
+DEFAULT_MAX_FRAMES = 300
+SHEET_ROWS = 6
+THUMB_HEIGHT = 160  # source frames kept for the contact sheet at this height (the sheet's cell height)
+
+
+# --- the distance ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """p' = scale * rotation @ p + shift."""
+
+    scale: float
+    rotation: np.ndarray  # (2, 2), a proper rotation
+    shift: np.ndarray  # (2,)
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        return self.scale * points @ self.rotation.T + self.shift
+
+
+def umeyama(src: np.ndarray, dst: np.ndarray) -> Similarity | None:
+    """The least-squares similarity taking (N, 2) `src` onto `dst` (Umeyama 1991, no reflection);
+    None when `src` has no spread (all points in one place)."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    mu_src, mu_dst = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - mu_src, dst - mu_dst
+    var_src = float((a**2).sum(axis=1).mean())
+    if var_src < 1e-12:
+        return None
+    u, d, vt = np.linalg.svd(b.T @ a / len(src))
+    sign = np.diag([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])  # no reflections
+    rotation = u @ sign @ vt
+    scale = float(np.trace(np.diag(d) @ sign) / var_src)
+    return Similarity(scale, rotation, mu_dst - scale * rotation @ mu_src)
+
+
+def torso_height(pose: PoseFrame) -> float | None:
+    """Mid-shoulder to mid-hip distance, or None when a shoulder or hip was not seen."""
+    joints = SHOULDERS + HIPS
+    if not pose.valid[list(joints)].all():
+        return None
+    points = pose.keypoints.astype(np.float64)
+    height = float(np.linalg.norm(points[list(SHOULDERS)].mean(axis=0) - points[list(HIPS)].mean(axis=0)))
+    return height if height > 0 else None
+
+
+def common_joints(detected: PoseFrame, driving: PoseFrame) -> np.ndarray:
+    """Indices of the body joints valid in both poses."""
+    return BODY_JOINTS[detected.valid[BODY_JOINTS] & driving.valid[BODY_JOINTS]]
+
+
+def pose_distance(detected: PoseFrame, driving: PoseFrame) -> float | None:
+    """Mean L2 over the common body joints after aligning `detected` onto `driving`, in driving
+    torso heights; None when fewer than MIN_JOINTS are common or the driving torso is not seen."""
+    joints = common_joints(detected, driving)
+    torso = torso_height(driving)
+    if len(joints) < MIN_JOINTS or torso is None:
+        return None
+    src = detected.keypoints[joints].astype(np.float64)
+    dst = driving.keypoints[joints].astype(np.float64)
+    fit = umeyama(src, dst)
+    if fit is None:
+        return None
+    return float(np.linalg.norm(fit.apply(src) - dst, axis=1).mean() / torso)
+
+
+def centre_offset(detected: PoseFrame, driving: PoseFrame) -> float | None:
+    """How far the found body's centre is from the driving one, before alignment, in driving torso
+    heights: large when the detector found someone else (e.g. a bystander in the background plate)."""
+    joints = common_joints(detected, driving)
+    torso = torso_height(driving)
+    if len(joints) < MIN_JOINTS or torso is None:
+        return None
+    shift = detected.keypoints[joints].astype(np.float64).mean(axis=0) - driving.keypoints[joints].astype(np.float64).mean(axis=0)
+    return float(np.linalg.norm(shift) / torso)
+
+
+def shuffled_partners(n: int) -> np.ndarray:
+    """A fixed derangement: item k is paired with (k + n // 2) mod n; empty when n < 2 (none exists)."""
+    if n < 2:
+        return np.zeros(0, int)
+    return (np.arange(n) + n // 2) % n
+
+
+@dataclass
+class PoseScore:
+    """Found rate, pose distance and its shuffled floor over one clip."""
+
+    found_rate: float | None  # output frames with a person, among frames whose driving pose has one
+    pose_distance: float | None  # mean over frames with a distance, in driving torso heights
+    shuffled_distance: float | None
+    frames: int  # frames whose driving pose has a person
+    per_frame: list[dict] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.pose_distance is None or not self.shuffled_distance:
+            return None
+        return self.pose_distance / self.shuffled_distance
+
+    def as_dict(self) -> dict:
+        return {
+            "found_rate": self.found_rate, "pose_distance": self.pose_distance, "shuffled_distance": self.shuffled_distance,
+            "ratio": self.ratio, "frames": self.frames, "per_frame": self.per_frame,
+        }
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def score_poses(detected: Sequence[PoseFrame], driving: Sequence[PoseFrame], frame_ids: Sequence[int] | None = None) -> PoseScore:
+    """Score detected poses against the poses that drove them, frame by frame."""
+    if len(detected) != len(driving):
+        raise ValueError(f"{len(detected)} detected poses for {len(driving)} driving poses")
+    frame_ids = list(range(len(driving))) if frame_ids is None else list(frame_ids)
+    per_frame, scored, distances = [], [], []
+    eligible = found = 0
+    for t, (seen, drove) in enumerate(zip(detected, driving)):
+        distance = None
+        offset = centre_offset(seen, drove) if drove.present else None
+        is_found = offset is not None and offset <= MAX_CENTRE_OFFSET
+        if drove.present:
+            eligible += 1
+            found += is_found
+            distance = pose_distance(seen, drove) if is_found else None
+        if distance is not None:
+            scored.append(t)
+            distances.append(distance)
+        per_frame.append({"frame": int(frame_ids[t]), "source_found": drove.present, "found": bool(is_found),
+                          "distance": distance, "offset": offset})
+    partners = shuffled_partners(len(scored))
+    shuffled = [pose_distance(detected[scored[k]], driving[scored[j]]) for k, j in enumerate(partners)]
+    return PoseScore(
+        found_rate=found / eligible if eligible else None,
+        pose_distance=_mean(distances),
+        shuffled_distance=_mean([d for d in shuffled if d is not None]),
+        frames=eligible,
+        per_frame=per_frame,
+    )
+
+
+# --- running a source as live does ----------------------------------------------------------------
+
+
+def condition(pose: PoseFrame, label: np.ndarray) -> Tensor:
+    """What the generator is conditioned on for one frame: today the label image alone. The one
+    place to change when the conditioning grows (e.g. an exemplar warped to `pose`)."""
+    del pose  # not used yet
+    return label_to_tensor(label)
+
+
+@dataclass
+class TrackedSource:
+    """A source clip's label-frame poses as live's tracker sees them, with small frames for the sheet."""
+
+    name: str
+    poses: list[PoseFrame]  # in the model's label frame, One-Euro smoothed, not yet normalized
+    thumbnails: list[np.ndarray]
+    fps: float
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    size = (max(1, round(width * THUMB_HEIGHT / height)), THUMB_HEIGHT)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def track_source(path: Path, schema_tag: str, label_size: tuple[int, int], max_frames: int, progress: bool = True) -> TrackedSource:
+    """Decode up to `max_frames` of the video and track the person, timed as live times a file."""
+    info = probe_video(path)  # a one-line DanceError for a missing or unreadable file
+    tracker = PoseTracker(schema_tag, label_size)
+    poses, thumbnails = [], []
+    try:
+        total = min(info.frame_count, max_frames) if info.frame_count > 0 else max_frames
+        for index, image in enumerate(tqdm(read_frames(path, max_frames), total=total, desc=f"{path.name}: source poses",
+                                           unit="frame", disable=not progress)):
+            poses.append(tracker(image, media_time=index / info.fps))
+            thumbnails.append(_thumbnail(image))
+    finally:
+        tracker.close()
+    return TrackedSource(path.name, poses, thumbnails, info.fps)
+
+
+def calibrate_source(source: TrackedSource, label_size: tuple[int, int]) -> NormalizationStats:
+    """The source's stats over the whole clip, as `dance-live calibrate --seconds <clip length>` gives."""
+    calibrator = Calibrator(label_size, seconds=len(source.poses) / source.fps)
+    for index, pose in enumerate(source.poses):
+        calibrator.add(pose, index / source.fps)  # the clip ends before the calibration time
+    try:
+        return calibrator.finish()
+    except DanceError as err:
+        raise DanceError(f"{source.name}: {err}") from None
+
+
+@dataclass
+class Puppeteered:
+    driving: list[PoseFrame]  # the normalized poses drawn into the labels
+    labels: list[np.ndarray]
+    outputs: list[np.ndarray]  # HxWx3 uint8 RGB, as live shows them
+
+
+def puppeteer(engine: FrameGenerator, source: TrackedSource, stats: NormalizationStats, progress: bool = True) -> Puppeteered:
+    """Normalize, draw and generate each frame with live's rules (zeros first, hold while nobody is seen)."""
+    label_size = tuple(engine.info.image_size)
+    normalizer = LiveNormalizer(engine.info.norm_stats, stats)
+    feedback = FeedbackGenerator(engine)
+    result = Puppeteered([], [], [])
+    for index, pose in enumerate(tqdm(source.poses, desc=f"{source.name}: generating", unit="frame", disable=not progress)):
+        driving = normalizer(pose, index / source.fps)
+        label = render_label(driving, label_size)
+        box = face_box(driving, label_size, engine.info.face_box_size) if driving.present else None
+        generated = feedback(condition(driving, label), box, driving.present)
+        result.driving.append(driving)
+        result.labels.append(label)
+        result.outputs.append(generated.image)
+    return result
+
+
+def detect_poses(images: Sequence[np.ndarray], schema_tag: str, desc: str, progress: bool = True) -> list[PoseFrame]:
+    """A fresh MediaPipe (the tracker's settings, tracking mode) over the frames, in order."""
+    with PoseEstimator(estimator_config(schema_tag)) as estimator:
+        return [estimator(np.asarray(image)) for image in tqdm(images, desc=desc, unit="frame", disable=not progress)]
+
+
+def transfer_sheet(source: TrackedSource, run: Puppeteered, detected: list[PoseFrame], score: PoseScore) -> np.ndarray:
+    """source | label | output | the pose found on the output, for evenly spaced frames."""
+    n = len(run.outputs)
+    picks = np.unique(np.linspace(0, n - 1, min(SHEET_ROWS, n)).round().astype(int))
+    size = run.outputs[0].shape[1::-1]
+    rows = []
+    for t in picks:
+        found = overlay(run.outputs[t], render_label(detected[t], size), alpha=0.6)
+        distance, offset = score.per_frame[t]["distance"], score.per_frame[t]["offset"]
+        if distance is not None:
+            text = f"#{t} d={distance:.2f} off={offset:.1f}"
+        else:
+            text = f"#{t} " + ("no torso to scale by" if score.per_frame[t]["found"] else "not found")
+        cv2.putText(found, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        rows.append([source.thumbnails[t], run.labels[t], run.outputs[t], found])
+    return contact_sheet(rows, titles=["source", "label", "output", "found on output"])
+
+
+def transfer_source(engine: FrameGenerator, path: Path, max_frames: int = DEFAULT_MAX_FRAMES,
+                    progress: bool = True) -> tuple[PoseScore, np.ndarray]:
+    """Puppeteer the engine's run with one source video: its score and contact sheet."""
+    schema_tag, label_size = engine.info.schema_tag, tuple(engine.info.image_size)
+    source = track_source(path, schema_tag, label_size, max_frames, progress)
+    if not source.poses:
+        raise DanceError(f"{path}: has no video frames")
+    engine.set_plate(None)
+    run = puppeteer(engine, source, calibrate_source(source, label_size), progress)
+    detected = detect_poses(run.outputs, schema_tag, f"{path.name}: output poses", progress)
+    score = score_poses(detected, run.driving)
+    return score, transfer_sheet(source, run, detected, score)
+
+
+def evaluate_transfer(run_dir: Path, sources: Sequence[Path], max_frames: int = DEFAULT_MAX_FRAMES,
+                      progress: bool = True) -> dict[str, PoseScore]:
+    """Each source's score, keyed by file name; writes RUN/transfer_<stem>.png per source."""
+    names = [Path(s).name for s in sources]
+    if len(set(names)) != len(names):
+        raise DanceError(f"two sources share a file name ({', '.join(names)}); results are keyed by name, rename one")
+    for path in sources:
+        probe_video(path)  # fail before any work
+    if not sources:
+        return {}
+    engine = TorchEngine(load_trained(run_dir))
+    scores = {}
+    for path in map(Path, sources):
+        scores[path.name], sheet = transfer_source(engine, path, max_frames, progress)
+        cv2.imwrite(str(Path(run_dir) / f"transfer_{path.stem}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    return scores
+
+
+# --- the held-out target frames -------------------------------------------------------------------
+
+
+def held_out_inputs(model: TrainedModel, dataset: Dataset, frames: range) -> tuple[list[PoseFrame], Tensor]:
+    """The held-out poses and conditioning at the model's size (labels resized as evaluate_run does)."""
+    width, height = model.config.image_size
+    poses = dataset.poses
+    if tuple(dataset.manifest.image_size) != (width, height):
+        poses = poses.transformed(width / dataset.manifest.image_size[0], (0.0, 0.0), (width, height))
+    driving, conditions = [], []
+    for t in frames:
+        label = np.array(dataset.labels[t])  # a copy: the dataset is memory-mapped read-only
+        if label.shape[:2] != (height, width):
+            label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
+        driving.append(poses[t])
+        conditions.append(condition(poses[t], label))
+    return driving, torch.cat(conditions)
+
+
+def evaluate_held_out_pose(run_dir: Path, progress: bool = True) -> dict[str, PoseScore]:
+    """The held-out target frames: `generated` (feedback from zeros, as evaluate_run) against the
+    dataset poses, and `real_frames`, the real frames against the same poses: the detector's own
+    noise, a lower bound for any model."""
+    model = load_trained(run_dir)
+    dataset = Dataset.open(model.info["run"]["dataset"])
+    start, stop = model.info["run"]["held_out"]
+    frames = range(start, stop)
+    driving, conditions = held_out_inputs(model, dataset, frames)
+    boxes = torch.from_numpy(np.asarray(dataset.face_boxes[start:stop], np.int64))
+    fake = generate_sequence(model, conditions, boxes)
+    generated = [tensor_to_image(fake[t : t + 1]) for t in range(len(fake))]
+    schema_tag = model.schema_tag
+    found_generated = detect_poses(generated, schema_tag, "held-out: output poses", progress)
+    real = [np.array(dataset.frames[t]) for t in frames]
+    found_real = detect_poses(real, schema_tag, "held-out: real frame poses", progress)
+    if tuple(dataset.manifest.image_size) != tuple(model.config.image_size):  # the real frames are at the dataset's size
+        driving_real = [dataset.poses[t] for t in frames]
+    else:
+        driving_real = driving
+    return {"generated": score_poses(found_generated, driving, frames), "real_frames": score_poses(found_real, driving_real, frames)}
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+def format_pose_table(rows: dict[str, PoseScore]) -> str:
+    """Found %, pose distance, shuffled floor, their ratio and frames; "-" where a number is missing."""
+
+    def cell(value: float | None, fmt: str) -> str:
+        return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+
+    header = ["pose (transfer)", "found %", "pose dist", "shuffled", "ratio", "frames"]
+    body = [
+        [name, cell(None if s.found_rate is None else 100 * s.found_rate, ".1f"), cell(s.pose_distance, ".4f"),
+         cell(s.shuffled_distance, ".4f"), cell(s.ratio, ".3f"), str(s.frames)]
+        for name, s in rows.items()
+    ]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join([cells[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(cells[1:], widths[1:]))]).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(cells) for cells in body)])
