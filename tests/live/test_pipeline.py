@@ -35,7 +35,7 @@ class FileRun:
 
 @pytest.fixture(scope="module")
 def file_run(tiny_engine, real_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> FileRun:  # noqa: ANN001
-    from tests.live.conftest import SpyEngine
+    from tests.spy_engine import SpyEngine
 
     tiny_engine.set_plate(None)
     spy = SpyEngine(tiny_engine)

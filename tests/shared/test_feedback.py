@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import Tensor
 
 from shared.facebox import face_box
 from shared.feedback import FeedbackGenerator, label_to_tensor, tensor_to_image
@@ -15,34 +14,9 @@ from shared.render import render_label
 from shared.runtime import TorchEngine
 from shared.synthetic import SOURCE_BODY, dance_poses
 from shared.trained import load_trained
+from tests.spy_engine import SpyEngine
 
 SIZE = (256, 256)
-
-
-class SpyEngine:
-    """Wraps an engine and records every body call's inputs and output."""
-
-    def __init__(self, engine: TorchEngine) -> None:
-        self.engine = engine
-        self.info = engine.info
-        self.backend = engine.backend
-        self.body_calls: list[tuple[Tensor, Tensor, Tensor]] = []  # (label, prev, output)
-        self.face_calls = 0
-
-    def body(self, label: Tensor, prev: Tensor) -> Tensor:
-        out = self.engine.body(label, prev)
-        self.body_calls.append((label.clone(), prev.clone(), out.clone()))
-        return out
-
-    def add_face(self, frame: Tensor, label: Tensor, face_box: Tensor) -> Tensor:
-        self.face_calls += 1
-        return self.engine.add_face(frame, label, face_box)
-
-    def set_plate(self, plate: np.ndarray | None) -> None:
-        self.engine.set_plate(plate)
-
-    def prev_is_zero(self, call: int) -> bool:
-        return bool(torch.count_nonzero(self.body_calls[call][1]) == 0)
 
 
 @pytest.fixture(scope="module")
