@@ -101,42 +101,26 @@ class PairSampler:
         return self.frames[rng.integers(0, len(self.frames), batch_size)]
 
     def batch(self, step: int, batch_size: int) -> PairBatch:
-        ends = self.indices(step, batch_size)
-        if self.augment is None:
-            return self.fetch(ends)
-        return self.fetch_augmented(ends, np.random.default_rng([self.seed, step, self.rank, 1]))
+        rng = np.random.default_rng([self.seed, step, self.rank, 1]) if self.augment is not None else None
+        return self.fetch(self.indices(step, batch_size), rng)
 
-    def fetch_augmented(self, ends: np.ndarray, rng: np.random.Generator) -> PairBatch:
-        """Like `fetch`, each pair moved by its own random similarity (or left as it is)."""
-        assert self.augment is not None
+    def fetch(self, ends: np.ndarray, rng: np.random.Generator | None = None) -> PairBatch:
+        """The pairs ending at `ends`; with `rng` (and augmentation on), each moved by its own random
+        similarity or left as it is (see trainer/augment.py)."""
         data = self.dataset
-        labels, frames, boxes = [], [], []
-        for end in ends:
-            pair = [end - 1, end]
-            pair_boxes = np.asarray(data.face_boxes[pair], np.int64)
-            lab, img, box = augment_pair(
-                np.asarray(data.labels[pair]), np.asarray(data.frames[pair]), np.asarray(data.masks[pair]),
-                pair_boxes, data.plate, rng, self.augment,
-            )
-            labels.append(lab)
-            frames.append(img)
-            boxes.append(box[1])
-        labels_array, frames_array = np.stack(labels), np.stack(frames)
+        pairs = np.stack([ends - 1, ends], axis=1)  # (N, 2): frames t-1, t
+        labels = np.asarray(data.labels[pairs.ravel()]).reshape(*pairs.shape, *data.labels.shape[1:])
+        frames = np.asarray(data.frames[pairs.ravel()]).reshape(*pairs.shape, *data.frames.shape[1:])
+        boxes = np.asarray(data.face_boxes[pairs.ravel()], np.int64).reshape(*pairs.shape, 3)
+        if rng is not None and self.augment is not None:
+            for i, pair in enumerate(pairs):
+                labels[i], frames[i], boxes[i] = augment_pair(
+                    labels[i], frames[i], np.asarray(data.masks[pair]), boxes[i], data.plate, rng, self.augment
+                )
         return PairBatch(
-            label_prev=labels_to_tensor(labels_array[:, 0]),
-            label=labels_to_tensor(labels_array[:, 1]),
-            image_prev=images_to_tensor(frames_array[:, 0]),
-            image=images_to_tensor(frames_array[:, 1]),
-            face_box=torch.from_numpy(np.stack(boxes)),
-        )
-
-    def fetch(self, ends: np.ndarray) -> PairBatch:
-        prev = ends - 1
-        data = self.dataset
-        return PairBatch(
-            label_prev=labels_to_tensor(data.labels[prev]),
-            label=labels_to_tensor(data.labels[ends]),
-            image_prev=images_to_tensor(data.frames[prev]),
-            image=images_to_tensor(data.frames[ends]),
-            face_box=torch.from_numpy(np.asarray(data.face_boxes[ends], np.int64)),
+            label_prev=labels_to_tensor(labels[:, 0]),
+            label=labels_to_tensor(labels[:, 1]),
+            image_prev=images_to_tensor(frames[:, 0]),
+            image=images_to_tensor(frames[:, 1]),
+            face_box=torch.from_numpy(np.ascontiguousarray(boxes[:, 1])),
         )

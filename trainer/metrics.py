@@ -230,17 +230,15 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def format_table(rows: dict[str, EvalResult]) -> str:
-    """A plain-text table like the paper's ablation: one row per model (e.g. "frame-by-frame",
-    "temporal", "temporal + face"), "-" where a number is missing."""
+def format_cell(value: float | int | None, fmt: str) -> str:
+    """A number for a text table; "-" where it is missing (None or NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, fmt)
 
-    def cell(value: float | int | None, fmt: str) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "-"
-        return format(value, fmt)
 
-    header = ["model", *(title for title, _, _ in _COLUMNS)]
-    body = [[name, *(cell(getattr(r, field), fmt) for _, field, fmt in _COLUMNS)] for name, r in rows.items()]
+def text_table(header: list[str], body: list[list[str]]) -> str:
+    """Columns padded to fit, the first left-aligned and the rest right-aligned, a rule under the header."""
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -250,3 +248,11 @@ def format_table(rows: dict[str, EvalResult]) -> str:
 
     rule = "  ".join("-" * wd for wd in widths)
     return "\n".join([line(header), rule, *(line(cells) for cells in body)])
+
+
+def format_table(rows: dict[str, EvalResult]) -> str:
+    """A plain-text table like the paper's ablation: one row per model (e.g. "frame-by-frame",
+    "temporal", "temporal + face"), "-" where a number is missing."""
+    header = ["model", *(title for title, _, _ in _COLUMNS)]
+    body = [[name, *(format_cell(getattr(r, field), fmt) for _, field, fmt in _COLUMNS)] for name, r in rows.items()]
+    return text_table(header, body)

@@ -65,7 +65,7 @@ def estimate_plate(frames: np.ndarray, masks: np.ndarray | None) -> PlateEstimat
         hidden = person[:, rows]
         values[hidden] = np.nan
         always_hidden = hidden.all(axis=0)
-        values[:, always_hidden] = sample[:, rows][:, always_hidden]  # placeholder, filled below
+        values[:, always_hidden] = sample[:, rows][:, always_hidden]  # plain median; inpainted below when any pixel is clean
         plate[rows] = np.nanmedian(values, axis=0).round().astype(np.uint8)
     if fill.any() and not fill.all():  # with no clean pixel at all there is nothing to fill from
         plate = cv2.inpaint(plate, fill.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_TELEA)

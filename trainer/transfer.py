@@ -13,7 +13,6 @@ label, feedback generator), calibrated over the whole clip first, as `dance-live
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from shared.trained import TrainedModel, load_trained
 from shared.video import probe_video, read_frames
 from trainer.dataset import Dataset
 from trainer.evaluate import generate_sequence
+from trainer.metrics import format_cell, text_table
 
 BODY_JOINT_NAMES = (
     "nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
@@ -374,19 +374,10 @@ def evaluate_held_out_pose(run_dir: Path, progress: bool = True) -> dict[str, Po
 
 def format_pose_table(rows: dict[str, PoseScore]) -> str:
     """Found %, pose distance, shuffled floor, their ratio and frames; "-" where a number is missing."""
-
-    def cell(value: float | None, fmt: str) -> str:
-        return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
-
     header = ["pose (transfer)", "found %", "pose dist", "shuffled", "ratio", "frames"]
     body = [
-        [name, cell(None if s.found_rate is None else 100 * s.found_rate, ".1f"), cell(s.pose_distance, ".4f"),
-         cell(s.shuffled_distance, ".4f"), cell(s.ratio, ".3f"), str(s.frames)]
+        [name, format_cell(None if s.found_rate is None else 100 * s.found_rate, ".1f"), format_cell(s.pose_distance, ".4f"),
+         format_cell(s.shuffled_distance, ".4f"), format_cell(s.ratio, ".3f"), str(s.frames)]
         for name, s in rows.items()
     ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join([cells[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(cells[1:], widths[1:]))]).rstrip()
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(cells) for cells in body)])
+    return text_table(header, body)
