@@ -31,7 +31,8 @@ from live.cli import default_generator_threads  # noqa: E402
 from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sinks import VideoFileSink  # noqa: E402
 from shared.facebox import face_box  # noqa: E402
-from shared.feedback import FeedbackGenerator, label_to_tensor  # noqa: E402
+from shared.exemplar import conditioner_for  # noqa: E402
+from shared.feedback import FeedbackGenerator  # noqa: E402
 from shared.render import render_label  # noqa: E402
 from shared.runtime import load_generator  # noqa: E402
 from shared.tracking import PoseTracker  # noqa: E402
@@ -68,11 +69,13 @@ def _ms(samples: list[float]) -> float:
 
 
 def isolated(engine, video: Path, frames: int) -> tuple[float, float, float]:  # noqa: ANN001
-    """Median ms/frame of the pose model alone, of the label step, and of the generator (body + face) alone."""
+    """Median ms/frame of the pose model alone, of the label step (drawing, and the exemplar warp
+    for exemplar models), and of the generator (body + face) alone."""
     decoded = list(read_frames(video, frames))
     tracker = PoseTracker(engine.info.schema_tag, engine.info.image_size)
     pose_s, label_s, labels = [], [], []
     size = engine.info.image_size
+    conditioner = conditioner_for(engine.info.exemplars)
     try:
         for i, image in enumerate(decoded):
             start = time.perf_counter()
@@ -80,7 +83,7 @@ def isolated(engine, video: Path, frames: int) -> tuple[float, float, float]:  #
             middle = time.perf_counter()
             pose = tracker.to_label(raw, (image.shape[1], image.shape[0]), i / 30)
             label = render_label(pose, size)
-            labels.append((label_to_tensor(label), face_box(pose, size, engine.info.face_box_size)))
+            labels.append((conditioner(pose, label), face_box(pose, size, engine.info.face_box_size)))
             label_s.append(time.perf_counter() - middle)
             pose_s.append(middle - start)
     finally:

@@ -3,8 +3,8 @@
     .venv/bin/python bench/quality.py [--minutes 1,3,10] [--video PATH]
 
 For each budget it trains the `tiny` preset (body stage only, no VGG weights here) on Pose2Sim cam01
-once per VARIANTS entry: compositing with the default losses, the paper's plain generator
-(--no-composite) with the same losses, and compositing with the L1 loss only (no GAN). It prints
+once per VARIANTS entry: compositing with warped exemplars (the default), compositing without them
+(--no-exemplar), and the paper's plain generator (--no-composite --no-exemplar). It prints
 held-out L1 (frames generated with feedback from zeros) as a ratio to the mean training image and to
 the nearest-pose training frame, then the paper's transfer metric (trainer/transfer.py: found %, pose
 distance in torso heights, its shuffled floor and their ratio) on the held-out frames and with two
@@ -32,15 +32,15 @@ from trainer.transfer import PoseScore, evaluate_held_out_pose, evaluate_transfe
 
 # name -> FitConfig keyword overrides: a new variant is one line
 VARIANTS = {
-    "composite": dict(composite=True),
-    "plain (paper G)": dict(composite=False),
-    "composite, L1 only": dict(composite=True, gan_warmup=1.0),
+    "composite + exemplar": dict(composite=True, exemplar=True),
+    "composite": dict(composite=True, exemplar=False),
+    "plain (paper G)": dict(composite=False, exemplar=False),
 }
 
 
 SYNTHETIC_SOURCE = dict(num_frames=120, size=(512, 512), fps=30.0)  # the synthetic source dancer's clip
 POSE_GROUPS = ("held-out", "cam02", "synthetic")  # the transfer columns, in order
-POSE_CELLS = (("found%", 6), ("dist", 6), ("shuf", 6), ("ratio", 5))
+POSE_CELLS = (("found%", 6), ("dist", 6), ("shuf", 6), ("ratio", 5), ("mirr%", 5))
 
 
 def _number(value: float | None, width: int, fmt: str) -> str:
@@ -49,8 +49,9 @@ def _number(value: float | None, width: int, fmt: str) -> str:
 
 def _pose_cells(score: PoseScore) -> str:
     found = None if score.found_rate is None else 100 * score.found_rate
+    mirrored = None if score.mirrored_rate is None else 100 * score.mirrored_rate
     return " ".join([_number(found, 6, ".1f"), _number(score.pose_distance, 6, ".3f"),
-                     _number(score.shuffled_distance, 6, ".3f"), _number(score.ratio, 5, ".2f")])
+                     _number(score.shuffled_distance, 6, ".3f"), _number(score.ratio, 5, ".2f"), _number(mirrored, 5, ".0f")])
 
 
 def _print_table(rows: list[tuple[float, str, float, float, float, dict[str, PoseScore]]]) -> None:
@@ -64,7 +65,8 @@ def _print_table(rows: list[tuple[float, str, float, float, float, dict[str, Pos
         print(line + "".join(f" | {_pose_cells(poses[group])}" for group in POSE_GROUPS))
     print("tiny preset, 256x256, body stage only, no VGG; held-out = last 10% of frames. Transfer (trainer/transfer.py):\n"
           "found% = output frames where MediaPipe finds a person; dist = body-joint distance to the driving pose in torso\n"
-          "heights after a similarity alignment; shuf = the same with frames mismatched; ratio = dist / shuf (1 = ignores its input)")
+          "heights after a similarity alignment; shuf = the same with frames mismatched; ratio = dist / shuf (1 = ignores its input);\n"
+          "mirr% = frames the detector read with left and right swapped (scored with the swap, the floor too)")
 
 
 @click.command()

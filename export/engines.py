@@ -23,6 +23,7 @@ from torch import nn
 
 from shared.checkpoint import CheckpointStore
 from shared.errors import DanceError
+from shared.exemplar import EXEMPLAR_FILE
 from shared.manifest import MANIFEST_NAME, EngineManifest, GraphEntry, TensorSpec, sha256_file
 from shared.runtime import ENGINES_DIR, checkpoint_stamp, tensorrt_problem
 from shared.trained import TrainedModel, load_trained
@@ -163,7 +164,8 @@ def export_model(model: TrainedModel, folder: Path, options: ExportOptions, sour
     exporter = _Exporter(folder, options, cases, log)
     composites = config.generator.composite
     exports: dict[str, Callable[[Path, Rewrite], nn.Module]] = {  # role -> export(path, rewrite), returning the torch module
-        "body": lambda path, rewrite: export_body(model.generator, composites, config.image_size, path, options.opset, rewrite)
+        "body": lambda path, rewrite: export_body(model.generator, composites, config.image_size, path, options.opset, rewrite,
+                                                  label_nc=config.generator.label_nc)
     }
     if model.face_generator is not None:
         exports["face"] = lambda path, rewrite: export_face(model.face_generator, config.face.box_size, path, options.opset, rewrite)
@@ -180,9 +182,14 @@ def export_model(model: TrainedModel, folder: Path, options: ExportOptions, sour
     if composites:
         plate = "plate.png"
         cv2.imwrite(str(folder / plate), cv2.cvtColor(model.plate_image, cv2.COLOR_RGB2BGR))
+    exemplars = None
+    if model.exemplars is not None:
+        exemplars = EXEMPLAR_FILE
+        model.exemplars.save(folder / exemplars)
     files = {g.file: sha256_file(folder / g.file) for g in exporter.graphs}
-    if plate:
-        files[plate] = sha256_file(folder / plate)
+    for name in (plate, exemplars):
+        if name:
+            files[name] = sha256_file(folder / name)
     manifest = EngineManifest(
         precision="fp16" if options.fp16 else "fp32",
         opset=options.opset,
@@ -196,6 +203,7 @@ def export_model(model: TrainedModel, folder: Path, options: ExportOptions, sour
         graphs=tuple(exporter.graphs),
         files=files,
         plate=plate,
+        exemplars=exemplars,
         versions=_versions(),
         source=source,
     )

@@ -138,13 +138,13 @@ def int8_data(model: TrainedModel, frames: int = INT8_FRAMES) -> Int8Data:
     sequence = label_sequence(model, frames)
     plate = model.plate
     data = Int8Data([], [], [], [], sequence.origin)
-    prev = torch.zeros_like(sequence.labels[0])
+    prev = torch.zeros(1, 3, *sequence.labels[0].shape[-2:])
     for label, box in zip(sequence.labels, sequence.boxes):
         frame = composite(model.generator(label, prev), plate)
         data.body_feeds.append({"label": label.numpy(), "prev": prev.numpy()} | ({"plate": plate.numpy()} if plate is not None else {}))
         data.body_outputs.append(frame.numpy())
         if model.face_generator is not None:
-            crops = {"label_crop": crop_faces(label, box), "image_crop": crop_faces(frame, box)}
+            crops = {"label_crop": crop_faces(label[:, :3], box), "image_crop": crop_faces(frame, box)}
             data.face_feeds.append({name: crop.numpy() for name, crop in crops.items()})
             data.face_outputs.append(model.face_generator(**crops).numpy())
         prev = frame

@@ -98,11 +98,11 @@ Rewrite = Callable[[nn.Module], nn.Module]  # export.rewrites: for_export (fp32 
 
 
 def export_body(generator: nn.Module, composites: bool, image_size: tuple[int, int], path: Path, opset: int,
-                rewrite: Rewrite = for_export) -> BodyGraph:  # fmt: skip
+                rewrite: Rewrite = for_export, label_nc: int = 3) -> BodyGraph:  # fmt: skip
     """Export the body graph (its layers rewritten by `rewrite`); returns the torch module it must
-    match (the parity reference)."""
+    match (the parity reference). `label_nc`: 3, or 7 when the label carries a warped exemplar."""
     width, height = image_size
-    example = {name: torch.zeros(1, 3, height, width) for name in body_inputs(composites)}
+    example = {name: torch.zeros(1, label_nc if name == "label" else 3, height, width) for name in body_inputs(composites)}
     export_graph(BodyGraph(rewrite(generator), composites), example, BODY_OUTPUT, path, opset)
     return BodyGraph(generator, composites).eval()
 

@@ -17,9 +17,10 @@ import torch
 from torch import Tensor
 
 from shared.compositing import composite
+from shared.exemplar import stack_conditioning
 from shared.face_residual import crop_faces
 from shared.facebox import FaceBox, face_box
-from shared.pose import PoseFrame
+from shared.pose import PoseFrame, PoseSequence
 from shared.render import render_label
 from shared.synthetic import TARGET_BODY, dance_poses
 from shared.trained import TrainedModel
@@ -35,7 +36,13 @@ class ParityCase:
     face: dict[str, Tensor]  # label_crop, image_crop
 
 
-def _label_tensor(label: np.ndarray) -> Tensor:
+def _label_tensor(model: TrainedModel, label: np.ndarray, pose: PoseFrame | None) -> Tensor:
+    """The body's label input for `label`: with the nearest exemplar warped onto `pose` for
+    exemplar models (zeros in its channels when there is no pose to warp onto)."""
+    if model.exemplars is not None:
+        bank = model.exemplars
+        index = bank.nearest(pose) if pose is not None and pose.present else None
+        label = stack_conditioning(label, *(bank.warp(index, pose) if index is not None else (None, None)))
     return torch.from_numpy(np.ascontiguousarray(label)).permute(2, 0, 1)[None].float() / 255.0
 
 
@@ -49,45 +56,63 @@ def _box_around(cx: float, cy: float, size: int, image_size: tuple[int, int]) ->
 Centre = tuple[float, float] | None  # of a label's face box, in the model's pixels; None: no face seen
 
 
-def _dataset_labels(model: TrainedModel) -> tuple[np.ndarray, np.ndarray, str] | None:
-    """The run's dataset labels (memory-mapped) and face boxes, and its name; None when it is gone."""
+@dataclass
+class DatasetLabels:
+    labels: np.ndarray  # (T, H, W, 3) uint8, memory-mapped
+    boxes: np.ndarray  # (T, 3) face boxes
+    poses: PoseSequence | None  # at the labels' size (None when poses.npz is gone)
+    name: str
+
+
+@dataclass
+class RealFrame:
+    label: np.ndarray  # HxWx3 uint8 at the model's size
+    centre: Centre
+    pose: PoseFrame | None  # at the model's size
+
+
+def _dataset_labels(model: TrainedModel) -> DatasetLabels | None:
+    """The run's dataset labels, face boxes and poses, and its name; None when it is gone."""
     folder = Path(str(model.info["run"].get("dataset", "")))
     if not (folder / "labels.npy").is_file():
         return None
     try:
         labels = np.load(folder / "labels.npy", mmap_mode="r")
         boxes = np.load(folder / "face_boxes.npy") if (folder / "face_boxes.npy").is_file() else np.full((len(labels), 3), -1)
-    except (OSError, ValueError):
-        return None  # unreadable dataset: the synthetic dancer stands in
-    return labels, boxes, folder.name
+        poses = PoseSequence.load(folder / "poses.npz") if (folder / "poses.npz").is_file() else None
+    except Exception:  # noqa: BLE001 - unreadable dataset (any reason): the synthetic dancer stands in
+        return None
+    return DatasetLabels(labels, boxes, poses, folder.name)
 
 
-def _dataset_frame(labels: np.ndarray, boxes: np.ndarray, index: int, size: tuple[int, int]) -> tuple[np.ndarray, Centre]:
-    """Dataset label `index` at `size`, and its face box centre scaled alike."""
-    label = np.array(labels[index])
+def _dataset_frame(data: DatasetLabels, index: int, size: tuple[int, int]) -> RealFrame:
+    """Dataset label `index` at `size`, with its face box centre and pose scaled alike."""
+    label = np.array(data.labels[index])
     scale = size[0] / label.shape[1]
     if label.shape[:2] != (size[1], size[0]):
         label = cv2.resize(label, size, interpolation=cv2.INTER_NEAREST)
-    x0, y0, side = (float(v) for v in boxes[index])
-    return label, (((x0 + side / 2) * scale, (y0 + side / 2) * scale) if side > 0 else None)
+    x0, y0, side = (float(v) for v in data.boxes[index])
+    pose = None
+    if data.poses is not None and index < len(data.poses):
+        pose = data.poses.transformed(scale, (0.0, 0.0), size)[index] if scale != 1 else data.poses[index]
+    return RealFrame(label, ((x0 + side / 2) * scale, (y0 + side / 2) * scale) if side > 0 else None, pose)
 
 
-def _synthetic_frame(model: TrainedModel, pose: PoseFrame) -> tuple[np.ndarray, Centre]:
+def _synthetic_frame(model: TrainedModel, pose: PoseFrame) -> RealFrame:
     size = tuple(model.config.image_size)
     box: FaceBox | None = face_box(pose, size, model.config.face.box_size)
-    return render_label(pose, size), ((box.x0 + box.size / 2, box.y0 + box.size / 2) if box else None)
+    return RealFrame(render_label(pose, size), (box.x0 + box.size / 2, box.y0 + box.size / 2) if box else None, pose)
 
 
-def real_label(model: TrainedModel) -> tuple[np.ndarray, Centre, str]:
-    """A real label at the model's size, the centre of its face box (or None), and where it came from."""
+def real_label(model: TrainedModel) -> tuple[RealFrame, str]:
+    """A real label (with its face box centre and pose) at the model's size, and where it came from."""
     size = tuple(model.config.image_size)
     dataset = _dataset_labels(model)
-    if dataset is not None and len(dataset[0]):
-        labels, boxes, name = dataset
-        with_face = np.flatnonzero(boxes[:, 2] > 0)
-        index = int(with_face[len(with_face) // 2]) if len(with_face) else len(labels) // 2
-        return *_dataset_frame(labels, boxes, index, size), f"dataset {name} frame {index}"
-    return *_synthetic_frame(model, dance_poses(TARGET_BODY, num_frames=8, size=size)[4]), "the synthetic dancer"
+    if dataset is not None and len(dataset.labels):
+        with_face = np.flatnonzero(dataset.boxes[:, 2] > 0)
+        index = int(with_face[len(with_face) // 2]) if len(with_face) else len(dataset.labels) // 2
+        return _dataset_frame(dataset, index, size), f"dataset {dataset.name} frame {index}"
+    return _synthetic_frame(model, dance_poses(TARGET_BODY, num_frames=8, size=size)[4]), "the synthetic dancer"
 
 
 @torch.no_grad()
@@ -102,14 +127,14 @@ def parity_cases(model: TrainedModel, seed: int = 0) -> tuple[list[ParityCase], 
         values = torch.rand(*shape, generator=gen)
         return values * 2 - 1 if signed else values
 
-    random_body = {"label": rand(1, 3, height, width, signed=False), "prev": rand(1, 3, height, width)}
+    random_body = {"label": rand(1, model.config.generator.label_nc, height, width, signed=False), "prev": rand(1, 3, height, width)}
     if plate is not None:
         random_body["plate"] = rand(1, 3, height, width)
     random_face = {"label_crop": rand(1, 3, box_size, box_size, signed=False), "image_crop": rand(1, 3, box_size, box_size)}
 
-    label_image, centre, origin = real_label(model)
-    label = _label_tensor(label_image)
-    cx, cy = centre if centre is not None else (width / 2, height / 4)
+    real, origin = real_label(model)
+    label = _label_tensor(model, real.label, real.pose)
+    cx, cy = real.centre if real.centre is not None else (width / 2, height / 4)
     box = _box_around(cx, cy, box_size, (width, height))
     zeros = torch.zeros(1, 3, height, width)
     first = composite(model.generator(label, zeros), plate)  # live's first frame: nothing fed back yet
@@ -117,7 +142,7 @@ def parity_cases(model: TrainedModel, seed: int = 0) -> tuple[list[ParityCase], 
     cases = [ParityCase("random", random_body, random_face)]
     for name, prev, frame in (("first frame", zeros, first), ("feedback", first, second)):
         body = {"label": label, "prev": prev} | ({"plate": plate} if plate is not None else {})
-        cases.append(ParityCase(name, body, {"label_crop": crop_faces(label, box), "image_crop": crop_faces(frame, box)}))
+        cases.append(ParityCase(name, body, {"label_crop": crop_faces(label[:, :3], box), "image_crop": crop_faces(frame, box)}))
     return cases, origin
 
 
@@ -125,7 +150,7 @@ def parity_cases(model: TrainedModel, seed: int = 0) -> tuple[list[ParityCase], 
 class LabelSequence:
     """Real labels in order, with their face boxes: what live feeds, for int8 calibration and checks."""
 
-    labels: list[Tensor]  # (1, 3, H, W) in [0, 1] at the model's size
+    labels: list[Tensor]  # (1, C, H, W) in [0, 1] at the model's size: the body's label input
     boxes: list[Tensor]  # (1, 3) face box (x0, y0, size) of each label, clamped inside the image
     origin: str
 
@@ -135,16 +160,16 @@ def label_sequence(model: TrainedModel, count: int, max_stride: int = 4) -> Labe
     much of it as that reaches), else from the synthetic dancer."""
     size = tuple(model.config.image_size)
     dataset = _dataset_labels(model)
-    if dataset is not None and len(dataset[0]):
-        labels, boxes, name = dataset
-        stride = int(min(max_stride, max(1, len(labels) // count)))
-        start = max(0, (len(labels) - stride * count) // 2)
-        indices = range(start, min(len(labels), start + stride * count), stride)
-        frames = [_dataset_frame(labels, boxes, index, size) for index in indices]
-        origin = f"dataset {name} frames {indices[0]}-{indices[-1]} every {stride}"
+    if dataset is not None and len(dataset.labels):
+        total = len(dataset.labels)
+        stride = int(min(max_stride, max(1, total // count)))
+        start = max(0, (total - stride * count) // 2)
+        indices = range(start, min(total, start + stride * count), stride)
+        frames = [_dataset_frame(dataset, index, size) for index in indices]
+        origin = f"dataset {dataset.name} frames {indices[0]}-{indices[-1]} every {stride}"
     else:
         frames = [_synthetic_frame(model, pose) for pose in dance_poses(TARGET_BODY, num_frames=count, size=size)]
         origin = "the synthetic dancer"
     width, height = size
-    boxes_out = [_box_around(*(centre or (width / 2, height / 4)), model.config.face.box_size, size) for _, centre in frames]
-    return LabelSequence([_label_tensor(label) for label, _ in frames], boxes_out, origin)
+    boxes_out = [_box_around(*(f.centre or (width / 2, height / 4)), model.config.face.box_size, size) for f in frames]
+    return LabelSequence([_label_tensor(model, f.label, f.pose) for f in frames], boxes_out, origin)

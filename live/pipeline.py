@@ -34,7 +34,8 @@ from live.stats import LiveStats
 from shared.calibrator import DEFAULT_SECONDS, LiveNormalizer
 from shared.errors import DanceError
 from shared.facebox import FaceBox, face_box
-from shared.feedback import DEFAULT_LOST_FRAMES, FeedbackGenerator, label_to_tensor
+from shared.exemplar import conditioner_for
+from shared.feedback import DEFAULT_LOST_FRAMES, FeedbackGenerator
 from shared.normalize import NormalizationStats
 from shared.render import render_label
 from shared.runtime import FrameGenerator
@@ -129,7 +130,7 @@ class Posed:
 
     frame: Frame
     label: np.ndarray  # HxWx3 uint8 RGB stick figure, normalized onto the target
-    label_tensor: Tensor  # the same, (1, 3, H, W) in [0, 1]
+    label_tensor: Tensor  # the engine's label input, (1, C, H, W) in [0, 1]: the same, plus the warped exemplar for exemplar models
     face_box: FaceBox | None
     present: bool  # a person was found
     calibrating: float | None  # calibration progress in [0, 1] while calibrating, else None
@@ -177,6 +178,7 @@ class LivePipeline:
         self.normalizer = LiveNormalizer(engine.info.norm_stats, calibration, config.calibration_seconds)
         self.stats = LiveStats()
         self.feedback = FeedbackGenerator(engine, config.lost_frames, self.stats)
+        self.conditioner = conditioner_for(engine.info.exemplars)  # pose thread only
         latest_wins = source.live or config.pace_fps is not None
         self.frames: LatestSlot[Frame] = LatestSlot(latest_wins)
         self.posed: LatestSlot[Posed] = LatestSlot(latest_wins)
@@ -239,7 +241,7 @@ class LivePipeline:
         present = pose.present
         box = face_box(pose, self.label_size, self.engine.info.face_box_size) if present else None
         calibrating = self.normalizer.progress if self.normalizer.calibrating else None
-        tensor = label_to_tensor(label)
+        tensor = self.conditioner(pose, label)
         end = time.perf_counter()
         posed = Posed(frame, label, tensor, box, present, calibrating, end)
         self.stats.stage("pose", middle - start)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from shared.model_config import IMAGE_NC
+
 
 def crop_faces(images: Tensor, boxes: Tensor) -> Tensor:
     """(N, C, H, W) and (N, 3) boxes (x0, y0, size; all valid, one size) -> (N, C, size, size)."""
@@ -28,6 +30,8 @@ def add_face_residual(frames: Tensor, labels: Tensor, boxes: Tensor, face_genera
     """Frames with the FaceGAN residual added inside each valid box (boxes with size <= 0 are skipped).
 
     Outside the boxes the frames are returned unchanged; inside, `crop + residual` clamped to [-1, 1].
+    The face generator sees the stick figure only (the first IMAGE_NC label channels), whatever
+    else the body's conditioning carries.
     """
     has_face = boxes[:, 2] > 0
     if not bool(has_face.any()):
@@ -35,7 +39,7 @@ def add_face_residual(frames: Tensor, labels: Tensor, boxes: Tensor, face_genera
     index = torch.nonzero(has_face).flatten()
     chosen = boxes[index]
     frame_crops = crop_faces(frames[index], chosen)
-    residual = face_generator(crop_faces(labels[index], chosen), frame_crops)
+    residual = face_generator(crop_faces(labels[index, :IMAGE_NC], chosen), frame_crops)
     refined = (frame_crops + residual).clamp(-1.0, 1.0)
     out = frames.clone()
     out[index] = paste_faces(frames[index], refined, chosen)

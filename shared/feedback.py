@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from shared.facebox import FaceBox
-from shared.runtime import FrameGenerator
+
+if TYPE_CHECKING:  # annotations only: shared.runtime imports shared.exemplar, which uses label_to_tensor
+    from shared.runtime import FrameGenerator
 
 DEFAULT_LOST_FRAMES = 10
 
@@ -32,7 +34,7 @@ class StageTimes(Protocol):
 
 
 def label_to_tensor(label: np.ndarray) -> Tensor:
-    """HxWx3 uint8 RGB label -> (1, 3, H, W) float in [0, 1], the engine's label input."""
+    """HxWxC uint8 label (RGB, or the 7-channel exemplar conditioning) -> (1, C, H, W) float in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(label)).permute(2, 0, 1)[None].float().div_(255.0)
 
 

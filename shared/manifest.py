@@ -12,6 +12,7 @@ statistics, fps, the background plate) so live never opens the training run.
       face.onnx          (label_crop, image_crop) -> residual (when the run trained FaceGAN)
       face.fp16.onnx
       plate.png          the background plate (compositing models)
+      exemplars.npz      training frames to warp onto each pose (exemplar models, shared/exemplar.py)
       tensorrt/          TensorRT plans, built per GPU and cached (see shared.runtime)
 """
 
@@ -121,8 +122,9 @@ class EngineManifest:
     fps: float
     norm_stats: NormalizationStats
     graphs: tuple[GraphEntry, ...]
-    files: dict[str, str]  # every file's name -> sha256 (graphs and plate)
+    files: dict[str, str]  # every file's name -> sha256 (graphs, plate, exemplars)
     plate: str | None = None  # "plate.png" for compositing models
+    exemplars: str | None = None  # "exemplars.npz" for models conditioned on warped exemplars
     versions: dict[str, str] = field(default_factory=dict)  # torch, onnx, onnxruntime, ...
     source: dict[str, Any] = field(default_factory=dict)  # run, checkpoint, checkpoint_sha256, step
     format_version: int = FORMAT_VERSION
@@ -132,6 +134,10 @@ class EngineManifest:
 
     def precisions(self, role: str = "body") -> list[str]:
         return [g.precision for g in self.graphs if g.role == role]
+
+    def extra_files(self) -> list[str]:
+        """The files besides the graphs: plate and exemplar bank, where the model has them."""
+        return [name for name in (self.plate, self.exemplars) if name]
 
     @property
     def has_face(self) -> bool:
@@ -151,6 +157,7 @@ class EngineManifest:
             "fps": self.fps,
             "norm_stats": self.norm_stats.to_json(),
             "plate": self.plate,
+            "exemplars": self.exemplars,
             "graphs": [g.to_json() for g in self.graphs],
             "files": dict(self.files),
             "versions": dict(self.versions),
@@ -185,6 +192,7 @@ class EngineManifest:
                 graphs=tuple(GraphEntry.from_json(g) for g in data["graphs"]),
                 files={str(k): str(v) for k, v in data["files"].items()},
                 plate=None if data.get("plate") is None else str(data["plate"]),
+                exemplars=None if data.get("exemplars") is None else str(data["exemplars"]),
                 versions={str(k): str(v) for k, v in data.get("versions", {}).items()},
                 source=dict(data.get("source", {})),
                 format_version=version,
@@ -206,7 +214,7 @@ class EngineManifest:
             problems.append(f"unknown precision {self.precision!r}")
         if self.graph("body", "fp32") is None and self.graph("body", self.precision) is None:
             problems.append("no body graph")
-        listed = [g.file for g in self.graphs] + ([self.plate] if self.plate else [])
+        listed = [g.file for g in self.graphs] + self.extra_files()
         problems += [f"{name} has no sha256 in files" for name in listed if name not in self.files]
         if self.composite and not self.plate:
             problems.append("a compositing model without a plate")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 IMAGE_NC = 3  # RGB
+EXEMPLAR_NC = 4  # a warped exemplar beside the label: RGB + its mask (shared/exemplar.py)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class GeneratorConfig:
     local_blocks: int = 3
     n_local: int = 0  # 0 = global generator only, 1 = one local enhancer
     composite: bool = False  # output RGB + alpha (the compositing itself lives in the trainer)
+    exemplar: bool = False  # the label carries a warped exemplar (EXEMPLAR_NC more channels; shared/exemplar.py)
 
     def __post_init__(self) -> None:
         for name in ("input_nc", "ngf", "n_downsample", "n_blocks", "local_ngf", "local_blocks"):
@@ -37,6 +39,13 @@ class GeneratorConfig:
                 raise ValueError(f"GeneratorConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.n_local not in (0, 1):
             raise ValueError(f"GeneratorConfig.n_local must be 0 or 1, got {self.n_local}")
+        if self.input_nc != self.label_nc + IMAGE_NC:
+            raise ValueError(f"GeneratorConfig.input_nc must be {self.label_nc + IMAGE_NC} (label + previous frame), got {self.input_nc}")
+
+    @property
+    def label_nc(self) -> int:
+        """Channels of the conditioning: the stick figure (3), plus the warped exemplar when used."""
+        return IMAGE_NC + (EXEMPLAR_NC if self.exemplar else 0)
 
     @property
     def output_nc(self) -> int:

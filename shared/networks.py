@@ -132,8 +132,9 @@ class LocalEnhancer(nn.Module):
     Train a `GlobalGenerator` first and copy it in with `load_global_state`.
     """
 
-    def __init__(self, config: GeneratorConfig) -> None:
+    def __init__(self, config: GeneratorConfig, output_nc: int | None = None) -> None:
         super().__init__()
+        output_nc = config.output_nc if output_nc is None else output_nc
         self.downsample = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
         self.global_trunk = _global_trunk(
             config.input_nc, config.ngf, config.n_downsample, config.n_blocks
@@ -146,7 +147,7 @@ class LocalEnhancer(nn.Module):
             *[ResnetBlock(config.ngf) for _ in range(config.local_blocks)],
             *_upsample(config.ngf, config.local_ngf),
         )
-        self.head = _output_head(config.local_ngf, config.output_nc)
+        self.head = _output_head(config.local_ngf, output_nc)
         init_weights(self)
 
     def coarse_features(self, label: Tensor, prev: Tensor) -> Tensor:
@@ -195,22 +196,58 @@ def _preview(keys: list[str], limit: int = 3) -> str:
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
+# Pre-tanh bias of the exemplar blend at init: blend = (tanh(1) + 1) / 2 = 0.88, so an untrained
+# exemplar model already shows mostly the warped exemplar where it has one, and learns where not to.
+BLEND_INIT_BIAS = 1.0
+
+
+class ExemplarBlend(nn.Module):
+    """A generator that may copy the warped exemplar: its network draws RGB (+ alpha) plus one more
+    channel, a per-pixel blend b, and the RGB becomes b * exemplar + (1 - b) * drawn RGB inside the
+    exemplar's mask (the network's RGB elsewhere). Copying good texture costs the network one
+    number per pixel instead of the whole appearance (few-shot vid2vid blends a warped reference
+    with a hallucinated image the same way). Inputs and output are those of the wrapped generator
+    without the blend channel, so every caller and exported graph stays the same."""
+
+    def __init__(self, inner: nn.Module, output_nc: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.output_nc = output_nc
+
+    def forward(self, label: Tensor, prev: Tensor) -> Tensor:
+        raw = self.inner(label, prev)
+        drawn = raw[:, :IMAGE_NC]
+        exemplar = label[:, IMAGE_NC : 2 * IMAGE_NC] * 2 - 1
+        blend = (raw[:, -1:] + 1) / 2 * label[:, 2 * IMAGE_NC : 2 * IMAGE_NC + 1]
+        rgb = drawn + blend * (exemplar - drawn)
+        return torch.cat([rgb, raw[:, IMAGE_NC : self.output_nc]], dim=1)
+
+    def load_global_state(self, global_state_dict: dict[str, Tensor]) -> None:
+        """The local stage starts from a trained global ExemplarBlend (see LocalEnhancer)."""
+        prefix = "inner."
+        self.inner.load_global_state({k[len(prefix) :]: v for k, v in global_state_dict.items() if k.startswith(prefix)})
+
+
 def build_generator(config: GeneratorConfig) -> nn.Module:
-    """The global generator, or the local enhancer around one when `config.n_local == 1`.
+    """The global generator, or the local enhancer around one when `config.n_local == 1`; wrapped
+    in ExemplarBlend when the label carries a warped exemplar.
 
     A compositing config (4 outputs: RGB + alpha) starts with alpha near zero, so an untrained
     model shows the background plate rather than noise.
     """
     generator: GlobalGenerator | LocalEnhancer
+    drawn_nc = config.output_nc + int(config.exemplar)  # the exemplar blend is one more output
     if config.n_local == 0:
-        generator = GlobalGenerator(
-            config.input_nc, config.output_nc, config.ngf, config.n_downsample, config.n_blocks
-        )
+        generator = GlobalGenerator(config.input_nc, drawn_nc, config.ngf, config.n_downsample, config.n_blocks)
     else:
-        generator = LocalEnhancer(config)
+        generator = LocalEnhancer(config, drawn_nc)
     if config.composite:
         init_alpha_near_zero(generator.head[1])
-    return generator
+    if not config.exemplar:
+        return generator
+    with torch.no_grad():
+        generator.head[1].bias[-1].fill_(BLEND_INIT_BIAS)
+    return ExemplarBlend(generator, config.output_nc)
 
 
 class NLayerDiscriminator(nn.Module):

@@ -22,7 +22,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +35,8 @@ from torch import Tensor
 from shared.checkpoint import CheckpointStore
 from shared.compositing import composite, plate_to_tensor
 from shared.errors import DanceError
+from shared.exemplar import ExemplarBank
+from shared.model_config import EXEMPLAR_NC
 from shared.face_residual import add_face_residual
 from shared.manifest import MANIFEST_NAME, TENSORRT_CACHE, EngineManifest, GraphEntry, sha256_file
 from shared.normalize import NormalizationStats
@@ -56,6 +58,14 @@ class EngineInfo:
     norm_stats: NormalizationStats  # the target's, for global pose normalization
     fps: float  # the target video's frame rate
     precision: str = "fp32"  # of the networks as run: "fp32" or "fp16"
+    # The training frames to warp onto each pose (shared/exemplar.py), for models conditioned on
+    # them; build the label input with shared.exemplar.conditioner_for(info.exemplars).
+    exemplars: ExemplarBank | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def label_nc(self) -> int:
+        """Channels of the body's label input: the stick figure, plus the warped exemplar."""
+        return 3 + (EXEMPLAR_NC if self.exemplars is not None else 0)
 
 
 class FrameGenerator(Protocol):
@@ -127,6 +137,7 @@ class TorchEngine(PlateSwapping):
             face_box_size=config.face.box_size,
             norm_stats=model.norm_stats,
             fps=model.fps,
+            exemplars=model.exemplars,
         )
         self.trained_plate = model.plate_image
         self.plate: Tensor | None = None
@@ -421,6 +432,7 @@ class GraphEngine(PlateSwapping):
             norm_stats=manifest.norm_stats,
             fps=manifest.fps,
             precision=precision,
+            exemplars=ExemplarBank.load(folder / manifest.exemplars) if manifest.exemplars else None,
         )
         self.trained_plate = read_plate(folder / manifest.plate) if manifest.composite and manifest.plate else None
         self.plate: Tensor | None = None
@@ -462,7 +474,7 @@ def _onnxruntime_engine(folder: Path, manifest: EngineManifest, backend: str, de
         raise DanceError(f"{folder} holds no {precision} graphs (it has {manifest.precisions()}); export with `dance-export --{precision}`")
     face_entry = manifest.graph("face", precision)
     entries = [body_entry] + ([face_entry] if face_entry else [])
-    manifest.verify_files(folder, [e.file for e in entries] + ([manifest.plate] if manifest.plate else []))
+    manifest.verify_files(folder, [e.file for e in entries] + manifest.extra_files())
 
     def open_graph(entry: GraphEntry) -> OrtGraph:
         trt_cache = None
@@ -486,7 +498,7 @@ def _tensorrt_engine(folder: Path, manifest: EngineManifest, device: torch.devic
     precision = manifest.precision
     roles = ["body"] + (["face"] if manifest.graph("face", "fp32") else [])
     entries = {role: manifest.graph(role, "fp32") for role in roles}
-    manifest.verify_files(folder, [e.file for e in entries.values() if e] + ([manifest.plate] if manifest.plate else []))
+    manifest.verify_files(folder, [e.file for e in entries.values() if e] + manifest.extra_files())
     graphs = {role: TensorRTGraph(ensure_tensorrt_plan(folder, manifest, role, precision, device), entries[role], device) for role in roles}
     return GraphEngine(manifest, folder, graphs["body"], graphs.get("face"), "tensorrt", device, precision)
 

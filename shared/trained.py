@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from shared.checkpoint import CheckpointStore, load_module_state
 from shared.errors import DanceError
+from shared.exemplar import EXEMPLAR_FILE, ExemplarBank
 from shared.model_config import ModelConfig
 from shared.networks import FaceGenerator, build_generator
 from shared.normalize import NormalizationStats
@@ -26,6 +27,7 @@ class TrainedModel:
     face_generator: nn.Module | None
     plate: Tensor | None  # (1, 3, H, W) in [-1, 1] when the generator composites
     info: dict  # the checkpoint's info; info["run"] describes the target (see trainer/fit.py)
+    exemplars: ExemplarBank | None = None  # at the model's size, when the generator takes warped exemplars
 
     @property
     def schema_tag(self) -> str:
@@ -76,4 +78,7 @@ def load_trained(run_dir: str | Path) -> TrainedModel:
         width, height = config.image_size
         if tuple(plate.shape[-2:]) != (height, width):
             plate = torch.nn.functional.interpolate(plate, size=(height, width), mode="area")
-    return TrainedModel(config, generator.eval(), face_generator.eval() if face_generator else None, plate, info)
+    exemplars = None
+    if config.generator.exemplar:
+        exemplars = ExemplarBank.load(run_dir / info["run"].get("exemplars", EXEMPLAR_FILE)).resized(config.image_size)
+    return TrainedModel(config, generator.eval(), face_generator.eval() if face_generator else None, plate, info, exemplars)

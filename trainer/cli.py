@@ -61,13 +61,15 @@ def _latest_run_name(source: Path) -> str:
 @click.option("--gan-warmup", default=0.25, show_default=True, type=click.FloatRange(0, 1),
               help="Share of each body stage trained on reconstruction only, before the GAN (0 = the paper).")
 @click.option("--augment", is_flag=True, help="Randomly move and resize the person in half the body pairs (compositing runs).")
+@click.option("--exemplar/--no-exemplar", default=FitConfig.exemplar, show_default=True,
+              help="Also show the generator a training frame warped part by part onto the pose (--no-exemplar: the paper's).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--checkpoint-every", default=100, show_default=True, type=click.IntRange(1), help="Steps between checkpoints.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--gpus", default=1, show_default=True, type=click.IntRange(1), help="Data-parallel processes (relaunches under torchrun).")
 def fit(source: Path, output: Path | None, preset: str, steps: int | None, minutes: float | None, batch_size: int,
         lr: float, no_temporal: bool, no_composite: bool, no_face: bool, vgg_weights: Path | None, no_vgg: bool, lambda_l1: float,
-        gan_warmup: float, augment: bool, seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
+        gan_warmup: float, augment: bool, exemplar: bool, seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
     """Train the body model and the FaceGAN on SOURCE (a video, or a prepared dataset folder).
 
     A video is prepared first (see `prepare`). The run resumes where it stopped when the same
@@ -84,7 +86,7 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
     config = FitConfig(
         preset=preset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr, temporal=not no_temporal,
         composite=not no_composite, face=not no_face, use_vgg=not no_vgg, vgg_weights=str(vgg_weights) if vgg_weights else None,
-        lambda_l1=lambda_l1, gan_warmup=gan_warmup, augment=augment, seed=seed, checkpoint_every=checkpoint_every,
+        lambda_l1=lambda_l1, gan_warmup=gan_warmup, augment=augment, exemplar=exemplar, seed=seed, checkpoint_every=checkpoint_every,
     )
     run_dir = output or Path("runs") / _latest_run_name(source)
     run_fit(source, run_dir, config, device=device, gpus=gpus)
@@ -137,7 +139,8 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: 
     click.echo(format_pose_table(pose_rows))
     click.echo("pose dist: mean body-joint distance, output vs driving pose, in torso heights after a similarity "
                "alignment; shuffled: the same with frames mismatched (a model ignoring its input); real frames: "
-               "the detector on the real held-out frames (its own noise)")
+               "the detector on the real held-out frames (its own noise); mirrored: frames the detector read with left and right "
+               "swapped (front and back confused), scored with the swap, as is the shuffled floor")
 
 
 @main.command()

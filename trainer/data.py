@@ -14,10 +14,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from shared.errors import DanceError
+from shared.exemplar import ExemplarBank, stack_conditioning
 from trainer.augment import AugmentConfig, augment_pair
 from trainer.dataset import Dataset
 
 HELD_OUT_FRACTION = 0.1
+# Training never borrows an exemplar from this close to the frame it learns (it would show the
+# answer): the generator must learn to fix an exemplar that is near, not equal, as live gives it.
+EXEMPLAR_EXCLUDE_SECONDS = 0.25
+EXEMPLAR_TOP = 3  # training draws among this many nearest exemplars
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,8 @@ def split_frames(num_frames: int) -> Split:
 
 @dataclass
 class PairBatch:
-    """Frames t-1 and t: labels in [0, 1], images in [-1, 1], (N, 3, H, W); face boxes (N, 3) of frame t."""
+    """Frames t-1 and t: labels (N, C, H, W) in [0, 1] (C = 3, or 7 with the warped exemplar),
+    images (N, 3, H, W) in [-1, 1]; face boxes (N, 3) of frame t."""
 
     label_prev: Tensor
     label: Tensor
@@ -48,7 +54,7 @@ class PairBatch:
 
 
 def labels_to_tensor(labels: np.ndarray) -> Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1], the generator's label input."""
+    """(N, H, W, C) uint8 -> (N, C, H, W) float in [0, 1], the generator's label input."""
     return torch.from_numpy(np.array(labels)).permute(0, 3, 1, 2).float() / 255.0
 
 
@@ -79,12 +85,15 @@ def resize_pair_batch(batch: PairBatch, size: tuple[int, int]) -> PairBatch:
 class PairSampler:
     """Draws training batches of pairs (t-1, t) from a dataset's training split."""
 
-    def __init__(self, dataset: Dataset, frames: range, seed: int, rank: int = 0, augment: AugmentConfig | None = None) -> None:
+    def __init__(self, dataset: Dataset, frames: range, seed: int, rank: int = 0, augment: AugmentConfig | None = None,
+                 exemplars: ExemplarBank | None = None) -> None:  # fmt: skip
         self.dataset = dataset
         self.frames = np.asarray(frames)
         self.seed = seed
         self.rank = rank
         self.augment = augment  # move and resize the person in some pairs (see trainer/augment.py)
+        self.exemplars = exemplars  # each pair's label gains an exemplar warped onto its poses (shared/exemplar.py)
+        self.exclude_radius = max(1, round(EXEMPLAR_EXCLUDE_SECONDS * dataset.manifest.fps))
 
     def with_faces(self) -> PairSampler:
         """Only pairs whose frame t has a face box (for the face stage; never augmented)."""
@@ -92,7 +101,7 @@ class PairSampler:
         keep = [t for t in self.frames if boxes[t, 2] > 0]
         if not keep:
             raise DanceError("no training frame has a face box; the face stage cannot train")
-        sampler = PairSampler(self.dataset, range(0), self.seed, self.rank)
+        sampler = PairSampler(self.dataset, range(0), self.seed, self.rank, exemplars=self.exemplars)
         sampler.frames = np.asarray(keep)
         return sampler
 
@@ -101,15 +110,18 @@ class PairSampler:
         return self.frames[rng.integers(0, len(self.frames), batch_size)]
 
     def batch(self, step: int, batch_size: int) -> PairBatch:
-        rng = np.random.default_rng([self.seed, step, self.rank, 1]) if self.augment is not None else None
+        rng = np.random.default_rng([self.seed, step, self.rank, 1])
         return self.fetch(self.indices(step, batch_size), rng)
 
     def fetch(self, ends: np.ndarray, rng: np.random.Generator | None = None) -> PairBatch:
-        """The pairs ending at `ends`; with `rng` (and augmentation on), each moved by its own random
+        """The pairs ending at `ends`. With `rng`, each pair's exemplar is drawn among the nearest
+        few (else the nearest) and, with augmentation on, each pair is moved by its own random
         similarity or left as it is (see trainer/augment.py)."""
         data = self.dataset
         pairs = np.stack([ends - 1, ends], axis=1)  # (N, 2): frames t-1, t
         labels = np.asarray(data.labels[pairs.ravel()]).reshape(*pairs.shape, *data.labels.shape[1:])
+        if self.exemplars is not None:
+            labels = np.stack([self._with_exemplar(pair, labels[i], rng) for i, pair in enumerate(pairs)])
         frames = np.asarray(data.frames[pairs.ravel()]).reshape(*pairs.shape, *data.frames.shape[1:])
         boxes = np.asarray(data.face_boxes[pairs.ravel()], np.int64).reshape(*pairs.shape, 3)
         if rng is not None and self.augment is not None:
@@ -124,3 +136,13 @@ class PairSampler:
             image=images_to_tensor(frames[:, 1]),
             face_box=torch.from_numpy(np.ascontiguousarray(boxes[:, 1])),
         )
+
+    def _with_exemplar(self, pair: np.ndarray, labels: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """(2, H, W, 3) labels of frames t-1, t -> (2, H, W, 7): one exemplar, chosen by frame t's
+        pose, warped onto each frame's pose (the same texture for both, as live keeps it)."""
+        bank, poses = self.exemplars, self.dataset.poses
+        end = int(pair[1])
+        index = bank.choose(poses[end], end, self.exclude_radius, rng, EXEMPLAR_TOP)
+        if index is None:
+            return np.stack([stack_conditioning(label, None, None) for label in labels])
+        return np.stack([stack_conditioning(label, *bank.warp(index, poses[int(t)])) for t, label in zip(pair, labels)])

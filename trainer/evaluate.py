@@ -10,23 +10,44 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
 from shared.compositing import alpha_of, composite
+from shared.exemplar import conditioner_for
 from shared.face_residual import add_face_residual
+from shared.pose import PoseFrame
 from shared.trained import TrainedModel, load_trained
-from trainer.data import images_to_tensor, labels_to_tensor
+from trainer.data import images_to_tensor
 from trainer.dataset import Dataset
 from trainer.metrics import EvalResult, crop_boxes, crop_resized, flicker, keypoint_box, l1_error, psnr, ssim
+
+
+def held_out_conditioning(model: TrainedModel, dataset: Dataset, frames: range) -> tuple[list[PoseFrame], Tensor]:
+    """The poses (at the model's size) and the generator's conditioning for `frames`, made as live
+    makes it: the label, plus the exemplar live would pick, warped, for exemplar models."""
+    width, height = model.config.image_size
+    poses = dataset.poses
+    if tuple(dataset.manifest.image_size) != (width, height):
+        poses = poses.transformed(width / dataset.manifest.image_size[0], (0.0, 0.0), (width, height))
+    conditioner = conditioner_for(model.exemplars)
+    driving, conditions = [], []
+    for t in frames:
+        label = np.array(dataset.labels[t])  # a copy: the dataset is memory-mapped read-only
+        if label.shape[:2] != (height, width):
+            label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
+        driving.append(poses[t])
+        conditions.append(conditioner(poses[t], label))
+    return driving, torch.cat(conditions)
 
 
 @torch.no_grad()
 def generate_sequence(
     model: TrainedModel, labels: Tensor, face_boxes: Tensor | None, use_face: bool = True, alphas: list[float] | None = None
 ) -> Tensor:
-    """(T, 3, H, W) labels in [0, 1] -> frames in [-1, 1], each fed the previous output (zeros first).
+    """(T, C, H, W) conditioning in [0, 1] -> frames in [-1, 1], each fed the previous output (zeros first).
 
     `alphas`, when given, receives each frame's mean alpha (compositing models only)."""
     prev = torch.zeros(1, 3, *labels.shape[-2:])
@@ -101,12 +122,11 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
     dataset = Dataset.open(model.info["run"]["dataset"])
     start, stop = model.info["run"]["held_out"]
     held_out = range(start, stop)
-    labels = labels_to_tensor(np.asarray(dataset.labels[start:stop]))
+    _, labels = held_out_conditioning(model, dataset, held_out)
     real = images_to_tensor(np.asarray(dataset.frames[start:stop]))
     size = model.config.image_size
     if tuple(real.shape[-2:]) != (size[1], size[0]):
         real = torch.nn.functional.interpolate(real, size=(size[1], size[0]), mode="area")
-        labels = torch.nn.functional.interpolate(labels, size=(size[1], size[0]), mode="nearest")
     boxes = torch.from_numpy(np.asarray(dataset.face_boxes[start:stop], np.int64))
     rows: dict[str, EvalResult] = {}
     body_name = "temporal" if model.config.temporal else "frame-by-frame"

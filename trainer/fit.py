@@ -26,7 +26,8 @@ from tqdm import tqdm
 from shared.checkpoint import CheckpointStore, load_module_state, load_optimizer_state, optimizer_state_tensors
 from shared.compositing import plate_to_tensor
 from shared.errors import DanceError
-from shared.model_config import ModelConfig, get_preset
+from shared.exemplar import EXEMPLAR_FILE, ExemplarBank, build_bank
+from shared.model_config import EXEMPLAR_NC, IMAGE_NC, ModelConfig, get_preset
 from shared.networks import build_generator
 from shared.vgg import load_vgg19
 from trainer.augment import AugmentConfig
@@ -57,6 +58,7 @@ class FitConfig:
     vgg_weights: str | None = None
     lambda_l1: float = 10.0
     augment: bool = False  # move and resize the person in half the body pairs (trainer/augment.py; compositing runs only)
+    exemplar: bool = True  # condition on a training frame warped onto the pose too (shared/exemplar.py); off: the paper's G
     seed: int = 0
     checkpoint_every: int = 100
     sample_every: int = 100
@@ -86,7 +88,8 @@ class Progress:
 
 def model_config_for(fit: FitConfig, image_size: tuple[int, int], static_background: bool = True) -> ModelConfig:
     preset = get_preset(fit.preset)
-    generator = replace(preset.generator, composite=fit.composite and static_background)
+    generator = replace(preset.generator, composite=fit.composite and static_background, exemplar=fit.exemplar,
+                        input_nc=2 * IMAGE_NC + (EXEMPLAR_NC if fit.exemplar else 0))  # fmt: skip
     config = replace(preset, temporal=fit.temporal, generator=generator)
     if config.image_size != tuple(image_size):
         raise DanceError(
@@ -142,12 +145,21 @@ class Trainer:
         self.plans = plan_stages(self.config, fit)
         self.split = split_frames(len(dataset))
         augment = AugmentConfig() if fit.augment and self.config.generator.composite else None
-        self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank, augment)
+        self.exemplars = self._exemplar_bank() if self.config.generator.exemplar else None
+        self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank, augment, self.exemplars)
         self.store = CheckpointStore(run_dir / "checkpoints")
         self.weights = LossWeights(vgg=10.0 if fit.use_vgg else 0.0, l1=fit.lambda_l1)
         self.vgg = VGGLoss(load_vgg19(fit.vgg_weights)).to(device) if fit.use_vgg else None
         self.writer = None
         self.stage: BodyStage | FaceStage | None = None  # the stage that ran last (for inspection)
+
+    def _exemplar_bank(self) -> ExemplarBank:
+        """From the training split only (held-out frames must not lend their own texture); built the
+        same way on every rank and every resume, so it needs no saved state of its own."""
+        frames = np.arange(self.split.train.start - 1, self.split.train.stop)  # pairs (t-1, t) reach back one frame
+        data = self.dataset
+        return build_bank(data.frames[frames], data.masks[frames], data.poses.keypoints[frames], data.poses.valid[frames],
+                          frames, data.poses.schema_tag)  # fmt: skip
 
     # -- run folder ------------------------------------------------------------------------
     def run_info(self) -> dict[str, object]:
@@ -161,6 +173,7 @@ class Trainer:
             "norm_stats": self.dataset.norm_stats.to_json(),
             "dataset": str(self.dataset.folder.resolve()),
             "held_out": [self.split.held_out.start, self.split.held_out.stop],
+            "exemplars": EXEMPLAR_FILE if self.exemplars is not None else None,
         }
 
     def _write_run_config(self) -> None:
@@ -257,8 +270,9 @@ class Trainer:
                 from shared.face_residual import add_face_residual
 
                 fake = add_face_residual(fake, batch.label, batch.face_box, stage.face_generator)
-        label = tensor_to_images(batch.label * 2 - 1)[0]
-        grid = np.concatenate([label, tensor_to_images(fake)[0], tensor_to_images(batch.image)[0]], axis=1)
+        shown = [batch.label[:, :IMAGE_NC]] + ([batch.label[:, IMAGE_NC : 2 * IMAGE_NC]] if body.config.generator.exemplar else [])
+        inputs = [tensor_to_images(image * 2 - 1)[0] for image in shown]  # the label, and the warped exemplar when used
+        grid = np.concatenate([*inputs, tensor_to_images(fake)[0], tensor_to_images(batch.image)[0]], axis=1)
         folder = self.run_dir / "samples"
         folder.mkdir(exist_ok=True)
         cv2.imwrite(str(folder / f"{step:08d}-{stage_name}.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
@@ -271,6 +285,8 @@ class Trainer:
         if self.rank == 0:
             self._write_run_config()
             cv2.imwrite(str(self.run_dir / "plate.png"), cv2.cvtColor(self.dataset.plate, cv2.COLOR_RGB2BGR))
+            if self.exemplars is not None:
+                self.exemplars.save(self.run_dir / EXEMPLAR_FILE)
         progress = Progress()
         groups: dict | None = None  # weights (and optimiser state) the next stage starts from
         info: dict | None = None

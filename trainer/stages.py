@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from shared.compositing import composite
 from shared.face_residual import crop_faces
-from shared.model_config import ModelConfig
+from shared.model_config import IMAGE_NC, ModelConfig
 from shared.networks import FaceGenerator, build_discriminator, build_face_discriminator
 from trainer.data import PairBatch
 from trainer.losses import LAMBDA_VGG, DiscriminatorLosses, GeneratorLosses, VGGLoss, feature_matching_loss, lsgan_loss
@@ -88,8 +88,10 @@ class BodyStage:
         self.config = config
         self.generator = generator
         self.plate = plate  # (1, 3, H, W) in [-1, 1] at this stage's size; used when the generator composites
-        self.discriminator = build_discriminator(config.discriminator, input_nc=6)
-        self.temporal_discriminator = build_discriminator(config.discriminator, input_nc=12) if config.temporal else None
+        # D sees all the conditioning the generator saw (label, and the warped exemplar when used) beside the image.
+        frame_nc = config.generator.label_nc + IMAGE_NC
+        self.discriminator = build_discriminator(config.discriminator, input_nc=frame_nc)
+        self.temporal_discriminator = build_discriminator(config.discriminator, input_nc=2 * frame_nc) if config.temporal else None
         self.weights = weights
         self.vgg = vgg
         d_params = list(self.discriminator.parameters())
@@ -208,7 +210,7 @@ class FaceStage:
         with torch.no_grad():
             self.body.generator.eval()
             _, fake = self.body.generate_pair(batch)
-        label_crop = crop_faces(batch.label, batch.face_box)
+        label_crop = crop_faces(batch.label[:, :IMAGE_NC], batch.face_box)  # the face GAN sees the stick figure only
         real_crop = crop_faces(batch.image, batch.face_box)
         fake_crop = crop_faces(fake, batch.face_box)
         face = fake_crop + self.face_generator(label_crop, fake_crop)

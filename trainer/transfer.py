@@ -1,11 +1,18 @@
 """The paper's transfer metric: puppeteer a run with another person's video, then ask the pose
 detector whether the output still shows the pose that drove it.
 
-Per frame, MediaPipe runs on the generated frame; the body joints it finds are aligned onto the
-driving pose (the normalized source pose drawn into the label) by a least-squares similarity
-(Umeyama: scale, rotation, shift), and the mean distance over the joints seen in both is divided
-by the driving pose's torso height, so the number means the same for any video size and framing.
-A fixed shuffled pairing of the frames gives the floor that a model ignoring its input reaches.
+Per frame, MediaPipe runs on the generated frame, in a region around where the driving pose put
+the person (as a person-locked live tracker would, so a bystander standing in the background plate
+is not scored instead); the body joints it finds are aligned onto the driving pose (the normalized
+source pose drawn into the label) by a least-squares similarity (Umeyama: scale, rotation, shift),
+and the mean distance over the joints seen in both is divided by the driving pose's torso height,
+so the number means the same for any video size and framing. A fixed shuffled pairing of the
+frames gives the floor that a model ignoring its input reaches.
+
+The detector often cannot tell a person's front from their back (the Pose2Sim footage blurs every
+face), and then reads left and right swapped: each distance is the smaller of the direct one and
+the one with left and right exchanged, for the model's score and its shuffled floor alike, and the
+share of frames read mirrored is reported beside them.
 
 The source goes through exactly the steps live uses (shared/: tracker, calibrator, normalizer,
 label, feedback generator), calibrated over the whole clip first, as `dance-live --calibration`.
@@ -27,7 +34,9 @@ from shared.calibrator import Calibrator, LiveNormalizer
 from shared.errors import DanceError
 from shared.extract import PoseEstimator
 from shared.facebox import face_box
-from shared.feedback import FeedbackGenerator, label_to_tensor, tensor_to_image
+from shared.geometry import umeyama
+from shared.exemplar import conditioner_for
+from shared.feedback import FeedbackGenerator, tensor_to_image
 from shared.normalize import NormalizationStats
 from shared.pose import PoseFrame
 from shared.render import contact_sheet, overlay, render_label
@@ -37,7 +46,7 @@ from shared.tracking import PoseTracker, estimator_config
 from shared.trained import TrainedModel, load_trained
 from shared.video import probe_video, read_frames
 from trainer.dataset import Dataset
-from trainer.evaluate import generate_sequence
+from trainer.evaluate import generate_sequence, held_out_conditioning
 from trainer.metrics import format_cell, text_table
 
 BODY_JOINT_NAMES = (
@@ -52,40 +61,23 @@ MIN_JOINTS = 4  # fewer body joints seen in both poses: the frame counts as not 
 # is somebody else, e.g. a bystander standing in the background plate: it counts as not found.
 # Real held-out frames of the Pose2Sim target sit at 0.0-0.1; its plate's bystander at 2.4-2.5.
 MAX_CENTRE_OFFSET = 1.0
+REGION_MARGIN = 0.25  # the detection region: the driving pose's box grown by this share of its height on each side
+
+
+def _counterpart(name: str) -> str:
+    for side, other in (("left_", "right_"), ("right_", "left_")):
+        if name.startswith(side):
+            return other + name[len(side) :]
+    return name
+
+
+MIRRORED = np.array([BODY_SCHEMA.index(_counterpart(n)) for n in BODY_SCHEMA.joint_names])  # joint -> its other-side twin
 DEFAULT_MAX_FRAMES = 300
 SHEET_ROWS = 6
 THUMB_HEIGHT = 160  # source frames kept for the contact sheet at this height (the sheet's cell height)
 
 
 # --- the distance ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Similarity:
-    """p' = scale * rotation @ p + shift."""
-
-    scale: float
-    rotation: np.ndarray  # (2, 2), a proper rotation
-    shift: np.ndarray  # (2,)
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        return self.scale * points @ self.rotation.T + self.shift
-
-
-def umeyama(src: np.ndarray, dst: np.ndarray) -> Similarity | None:
-    """The least-squares similarity taking (N, 2) `src` onto `dst` (Umeyama 1991, no reflection);
-    None when `src` has no spread (all points in one place)."""
-    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    mu_src, mu_dst = src.mean(axis=0), dst.mean(axis=0)
-    a, b = src - mu_src, dst - mu_dst
-    var_src = float((a**2).sum(axis=1).mean())
-    if var_src < 1e-12:
-        return None
-    u, d, vt = np.linalg.svd(b.T @ a / len(src))
-    sign = np.diag([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])  # no reflections
-    rotation = u @ sign @ vt
-    scale = float(np.trace(np.diag(d) @ sign) / var_src)
-    return Similarity(scale, rotation, mu_dst - scale * rotation @ mu_src)
 
 
 def torso_height(pose: PoseFrame) -> float | None:
@@ -101,6 +93,21 @@ def torso_height(pose: PoseFrame) -> float | None:
 def common_joints(detected: PoseFrame, driving: PoseFrame) -> np.ndarray:
     """Indices of the body joints valid in both poses."""
     return BODY_JOINTS[detected.valid[BODY_JOINTS] & driving.valid[BODY_JOINTS]]
+
+
+def mirrored(pose: PoseFrame) -> PoseFrame:
+    """The same points with left and right exchanged (the detector's front/back confusion)."""
+    order = np.arange(len(pose.valid))
+    order[: len(MIRRORED)] = MIRRORED
+    return PoseFrame(pose.keypoints[order], pose.confidence[order], pose.valid[order], pose.schema_tag)
+
+
+def facing_distance(detected: PoseFrame, driving: PoseFrame) -> tuple[float | None, bool]:
+    """The pose distance with either reading of left and right, and whether the swapped one won."""
+    direct, swapped = pose_distance(detected, driving), pose_distance(mirrored(detected), driving)
+    if direct is None or swapped is None:
+        return direct, False
+    return (swapped, True) if swapped < direct else (direct, False)
 
 
 def pose_distance(detected: PoseFrame, driving: PoseFrame) -> float | None:
@@ -145,6 +152,7 @@ class PoseScore:
     shuffled_distance: float | None
     frames: int  # frames whose driving pose has a person
     per_frame: list[dict] = field(default_factory=list)
+    mirrored_rate: float | None = None  # scored frames the detector read with left and right swapped
 
     @property
     def ratio(self) -> float | None:
@@ -155,7 +163,7 @@ class PoseScore:
     def as_dict(self) -> dict:
         return {
             "found_rate": self.found_rate, "pose_distance": self.pose_distance, "shuffled_distance": self.shuffled_distance,
-            "ratio": self.ratio, "frames": self.frames, "per_frame": self.per_frame,
+            "ratio": self.ratio, "frames": self.frames, "mirrored_rate": self.mirrored_rate, "per_frame": self.per_frame,
         }
 
 
@@ -168,40 +176,36 @@ def score_poses(detected: Sequence[PoseFrame], driving: Sequence[PoseFrame], fra
     if len(detected) != len(driving):
         raise ValueError(f"{len(detected)} detected poses for {len(driving)} driving poses")
     frame_ids = list(range(len(driving))) if frame_ids is None else list(frame_ids)
-    per_frame, scored, distances = [], [], []
+    per_frame, scored, distances, swaps = [], [], [], []
     eligible = found = 0
     for t, (seen, drove) in enumerate(zip(detected, driving)):
-        distance = None
+        distance, swapped = None, False
         offset = centre_offset(seen, drove) if drove.present else None
         is_found = offset is not None and offset <= MAX_CENTRE_OFFSET
         if drove.present:
             eligible += 1
             found += is_found
-            distance = pose_distance(seen, drove) if is_found else None
+            if is_found:
+                distance, swapped = facing_distance(seen, drove)
         if distance is not None:
             scored.append(t)
             distances.append(distance)
+            swaps.append(swapped)
         per_frame.append({"frame": int(frame_ids[t]), "source_found": drove.present, "found": bool(is_found),
-                          "distance": distance, "offset": offset})
+                          "distance": distance, "offset": offset, "mirrored": swapped})
     partners = shuffled_partners(len(scored))
-    shuffled = [pose_distance(detected[scored[k]], driving[scored[j]]) for k, j in enumerate(partners)]
+    shuffled = [facing_distance(detected[scored[k]], driving[scored[j]])[0] for k, j in enumerate(partners)]
     return PoseScore(
         found_rate=found / eligible if eligible else None,
         pose_distance=_mean(distances),
         shuffled_distance=_mean([d for d in shuffled if d is not None]),
         frames=eligible,
         per_frame=per_frame,
+        mirrored_rate=_mean([float(s) for s in swaps]),
     )
 
 
 # --- running a source as live does ----------------------------------------------------------------
-
-
-def condition(pose: PoseFrame, label: np.ndarray) -> Tensor:
-    """What the generator is conditioned on for one frame: today the label image alone. The one
-    place to change when the conditioning grows (e.g. an exemplar warped to `pose`)."""
-    del pose  # not used yet
-    return label_to_tensor(label)
 
 
 @dataclass
@@ -259,22 +263,54 @@ def puppeteer(engine: FrameGenerator, source: TrackedSource, stats: Normalizatio
     label_size = tuple(engine.info.image_size)
     normalizer = LiveNormalizer(engine.info.norm_stats, stats)
     feedback = FeedbackGenerator(engine)
+    conditioner = conditioner_for(engine.info.exemplars)
     result = Puppeteered([], [], [])
     for index, pose in enumerate(tqdm(source.poses, desc=f"{source.name}: generating", unit="frame", disable=not progress)):
         driving = normalizer(pose, index / source.fps)
         label = render_label(driving, label_size)
         box = face_box(driving, label_size, engine.info.face_box_size) if driving.present else None
-        generated = feedback(condition(driving, label), box, driving.present)
+        generated = feedback(conditioner(driving, label), box, driving.present)
         result.driving.append(driving)
         result.labels.append(label)
         result.outputs.append(generated.image)
     return result
 
 
-def detect_poses(images: Sequence[np.ndarray], schema_tag: str, desc: str, progress: bool = True) -> list[PoseFrame]:
-    """A fresh MediaPipe (the tracker's settings, tracking mode) over the frames, in order."""
+Region = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, exclusive ends
+
+
+def region_around(pose: PoseFrame, size: tuple[int, int], margin: float = REGION_MARGIN) -> Region | None:
+    """The box of the pose's body joints grown by `margin` of its height on every side, inside the
+    image; None when no body joint is seen."""
+    points = pose.keypoints[BODY_JOINTS][pose.valid[BODY_JOINTS]]
+    if len(points) == 0:
+        return None
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    grow = margin * max(y1 - y0, x1 - x0, 1.0)
+    width, height = size
+    box = (int(max(0, x0 - grow)), int(max(0, y0 - grow)), int(min(width, x1 + grow + 1)), int(min(height, y1 + grow + 1)))
+    return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
+
+
+def _shifted(pose: PoseFrame, dx: float, dy: float) -> PoseFrame:
+    return PoseFrame(pose.keypoints + np.array([dx, dy], np.float32), pose.confidence, pose.valid, pose.schema_tag)
+
+
+def detect_poses(images: Sequence[np.ndarray], schema_tag: str, desc: str, progress: bool = True,
+                 regions: Sequence[Region | None] | None = None) -> list[PoseFrame]:  # fmt: skip
+    """A fresh MediaPipe (the tracker's settings, tracking mode) over the frames, in order; with
+    `regions`, each frame is searched inside its region only (None: the whole frame)."""
+    regions = list(regions) if regions is not None else [None] * len(images)
+    found = []
     with PoseEstimator(estimator_config(schema_tag)) as estimator:
-        return [estimator(np.asarray(image)) for image in tqdm(images, desc=desc, unit="frame", disable=not progress)]
+        for image, region in zip(tqdm(images, desc=desc, unit="frame", disable=not progress), regions):
+            image = np.asarray(image)
+            if region is None:
+                found.append(estimator(image))
+                continue
+            x0, y0, x1, y1 = region
+            found.append(_shifted(estimator(np.ascontiguousarray(image[y0:y1, x0:x1])), x0, y0))
+    return found
 
 
 def transfer_sheet(source: TrackedSource, run: Puppeteered, detected: list[PoseFrame], score: PoseScore) -> np.ndarray:
@@ -304,7 +340,8 @@ def transfer_source(engine: FrameGenerator, path: Path, max_frames: int = DEFAUL
         raise DanceError(f"{path}: has no video frames")
     engine.set_plate(None)
     run = puppeteer(engine, source, calibrate_source(source, label_size), progress)
-    detected = detect_poses(run.outputs, schema_tag, f"{path.name}: output poses", progress)
+    regions = [region_around(pose, label_size) for pose in run.driving]
+    detected = detect_poses(run.outputs, schema_tag, f"{path.name}: output poses", progress, regions)
     score = score_poses(detected, run.driving)
     return score, transfer_sheet(source, run, detected, score)
 
@@ -330,22 +367,6 @@ def evaluate_transfer(run_dir: Path, sources: Sequence[Path], max_frames: int = 
 # --- the held-out target frames -------------------------------------------------------------------
 
 
-def held_out_inputs(model: TrainedModel, dataset: Dataset, frames: range) -> tuple[list[PoseFrame], Tensor]:
-    """The held-out poses and conditioning at the model's size (labels resized as evaluate_run does)."""
-    width, height = model.config.image_size
-    poses = dataset.poses
-    if tuple(dataset.manifest.image_size) != (width, height):
-        poses = poses.transformed(width / dataset.manifest.image_size[0], (0.0, 0.0), (width, height))
-    driving, conditions = [], []
-    for t in frames:
-        label = np.array(dataset.labels[t])  # a copy: the dataset is memory-mapped read-only
-        if label.shape[:2] != (height, width):
-            label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
-        driving.append(poses[t])
-        conditions.append(condition(poses[t], label))
-    return driving, torch.cat(conditions)
-
-
 def evaluate_held_out_pose(run_dir: Path, progress: bool = True) -> dict[str, PoseScore]:
     """The held-out target frames: `generated` (feedback from zeros, as evaluate_run) against the
     dataset poses, and `real_frames`, the real frames against the same poses: the detector's own
@@ -354,18 +375,20 @@ def evaluate_held_out_pose(run_dir: Path, progress: bool = True) -> dict[str, Po
     dataset = Dataset.open(model.info["run"]["dataset"])
     start, stop = model.info["run"]["held_out"]
     frames = range(start, stop)
-    driving, conditions = held_out_inputs(model, dataset, frames)
+    driving, conditions = held_out_conditioning(model, dataset, frames)
     boxes = torch.from_numpy(np.asarray(dataset.face_boxes[start:stop], np.int64))
     fake = generate_sequence(model, conditions, boxes)
     generated = [tensor_to_image(fake[t : t + 1]) for t in range(len(fake))]
     schema_tag = model.schema_tag
-    found_generated = detect_poses(generated, schema_tag, "held-out: output poses", progress)
+    size = tuple(model.config.image_size)
+    found_generated = detect_poses(generated, schema_tag, "held-out: output poses", progress, [region_around(p, size) for p in driving])
     real = [np.array(dataset.frames[t]) for t in frames]
-    found_real = detect_poses(real, schema_tag, "held-out: real frame poses", progress)
-    if tuple(dataset.manifest.image_size) != tuple(model.config.image_size):  # the real frames are at the dataset's size
+    if tuple(dataset.manifest.image_size) != size:  # the real frames are at the dataset's size
         driving_real = [dataset.poses[t] for t in frames]
     else:
         driving_real = driving
+    real_size = tuple(dataset.manifest.image_size)
+    found_real = detect_poses(real, schema_tag, "held-out: real frame poses", progress, [region_around(p, real_size) for p in driving_real])
     return {"generated": score_poses(found_generated, driving, frames), "real_frames": score_poses(found_real, driving_real, frames)}
 
 
@@ -374,10 +397,11 @@ def evaluate_held_out_pose(run_dir: Path, progress: bool = True) -> dict[str, Po
 
 def format_pose_table(rows: dict[str, PoseScore]) -> str:
     """Found %, pose distance, shuffled floor, their ratio and frames; "-" where a number is missing."""
-    header = ["pose (transfer)", "found %", "pose dist", "shuffled", "ratio", "frames"]
+    header = ["pose (transfer)", "found %", "pose dist", "shuffled", "ratio", "mirrored %", "frames"]
+    percent = lambda share: format_cell(None if share is None else 100 * share, ".1f")  # noqa: E731
     body = [
-        [name, format_cell(None if s.found_rate is None else 100 * s.found_rate, ".1f"), format_cell(s.pose_distance, ".4f"),
-         format_cell(s.shuffled_distance, ".4f"), format_cell(s.ratio, ".3f"), str(s.frames)]
+        [name, percent(s.found_rate), format_cell(s.pose_distance, ".4f"), format_cell(s.shuffled_distance, ".4f"),
+         format_cell(s.ratio, ".3f"), percent(s.mirrored_rate), str(s.frames)]
         for name, s in rows.items()
     ]
     return text_table(header, body)

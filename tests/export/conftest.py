@@ -29,7 +29,9 @@ class Exported:
 def copy_run(run: Path, dest: Path) -> Path:
     dest.mkdir(parents=True)
     shutil.copytree(run / "checkpoints", dest / "checkpoints")
-    shutil.copy2(run / "config.json", dest / "config.json")
+    for name in ("config.json", "exemplars.npz"):  # the bank, for exemplar runs
+        if (run / name).exists():
+            shutil.copy2(run / name, dest / name)
     return dest
 
 

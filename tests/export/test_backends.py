@@ -9,21 +9,25 @@ import pytest
 import torch
 
 from shared.errors import DanceError
+from shared.exemplar import conditioner_for
 from shared.facebox import face_box
 from shared.manifest import EngineManifest
 from shared.render import render_label
-from shared.runtime import ENGINES_DIR, available_backends, load_generator
+from shared.runtime import ENGINES_DIR, EngineInfo, available_backends, load_generator
 from shared.synthetic import SOURCE_BODY, dance_poses
+from tests.export.conftest import copy_run
 
 TOLERANCE = {"torch": 0.0, "onnxruntime-fp32": 1e-4, "onnxruntime-fp16": 2e-2}
 
 
-def _dance(frames: int = 5) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Rendered stick-figure labels of a moving person with their face boxes, as live feeds them."""
+def _dance(info: EngineInfo, frames: int = 5) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The label inputs (stick figure and warped exemplar) of a moving person with their face
+    boxes, as live feeds them."""
     poses = dance_poses(SOURCE_BODY, frames, size=(256, 256), fps=10)
+    conditioner = conditioner_for(info.exemplars)
     out = []
     for t in range(frames):
-        label = torch.from_numpy(render_label(poses[t], (256, 256))).permute(2, 0, 1)[None].float() / 255
+        label = conditioner(poses[t], render_label(poses[t], (256, 256)))
         box = face_box(poses[t], (256, 256), 64)
         out.append((label, torch.tensor([[box.x0, box.y0, box.size]])))
     return out
@@ -39,7 +43,7 @@ def test_every_backend_gives_the_same_frames_over_a_feedback_loop(exported) -> N
     assert all(e.info == dataclasses.replace(engines["torch"].info, precision=e.info.precision) for e in engines.values())
     prev = {name: torch.zeros(1, 3, 256, 256) for name in engines}
     worst = dict.fromkeys(engines, 0.0)
-    for label, box in _dance():
+    for label, box in _dance(engines["torch"].info):
         for name, engine in engines.items():
             frame = engine.add_face(engine.body(label, prev[name]), label, box)
             assert frame.shape == (1, 3, 256, 256) and frame.dtype == torch.float32
@@ -54,7 +58,7 @@ def test_every_backend_gives_the_same_frames_over_a_feedback_loop(exported) -> N
 def test_set_plate_swaps_the_background_input(exported) -> None:
     folder = exported.folder
     torch_engine, onnx_engine = load_generator(folder, "torch"), load_generator(folder, "onnxruntime")
-    label, prev = _dance(1)[0][0], torch.zeros(1, 3, 256, 256)
+    label, prev = _dance(onnx_engine.info, 1)[0][0], torch.zeros(1, 3, 256, 256)
     trained = onnx_engine.body(label, prev)
     white = np.full((100, 100, 3), 255, np.uint8)
     for engine in (torch_engine, onnx_engine):
@@ -67,8 +71,7 @@ def test_set_plate_swaps_the_background_input(exported) -> None:
 
 
 def test_a_run_uses_its_engines_only_while_they_match_the_latest_checkpoint(exported, tiny_run: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    shutil.copytree(tiny_run / "checkpoints", run / "checkpoints")
+    run = copy_run(tiny_run, tmp_path / "run")
     assert load_generator(run).backend == "torch"
     with pytest.raises(DanceError, match="export it with `dance-export"):
         load_generator(run, "onnxruntime")

@@ -28,7 +28,8 @@ def test_graphs_pass_the_checker_and_match_torch(exported, tiny_run: Path) -> No
         limit = 1e-4 if graph.precision == "fp32" else 2e-2
         assert set(graph.parity) == {"random", "first frame", "feedback"} and max(graph.parity.values()) <= limit, graph
     body = manifest.graph("body", "fp32")
-    assert [(s.name, s.shape) for s in body.inputs] == [(n, (1, 3, 256, 256)) for n in ("label", "prev", "plate")]
+    # the label carries the warped exemplar (7 channels: the tiny run trains with exemplars, the default)
+    assert [(s.name, s.shape) for s in body.inputs] == [("label", (1, 7, 256, 256)), ("prev", (1, 3, 256, 256)), ("plate", (1, 3, 256, 256))]
     assert [(s.name, s.shape) for s in manifest.graph("face", "fp16").inputs] == [("label_crop", (1, 3, 64, 64)), ("image_crop", (1, 3, 64, 64))]
     assert "body: fp32 parity" in exported.result.output and "face: fp16 parity" in exported.result.output
 
@@ -36,7 +37,7 @@ def test_graphs_pass_the_checker_and_match_torch(exported, tiny_run: Path) -> No
     model = load_trained(tiny_run)
     reference = BodyGraph(model.generator, composites=True).eval()
     gen = torch.Generator().manual_seed(123)
-    feeds = {"label": torch.rand(1, 3, 256, 256, generator=gen), "prev": torch.rand(1, 3, 256, 256, generator=gen) * 2 - 1, "plate": model.plate}
+    feeds = {"label": torch.rand(1, 7, 256, 256, generator=gen), "prev": torch.rand(1, 3, 256, 256, generator=gen) * 2 - 1, "plate": model.plate}
     with torch.no_grad():
         expected = reference(**feeds).numpy()
     for precision, limit in (("fp32", 1e-4), ("fp16", 2e-2)):
@@ -57,7 +58,8 @@ def test_manifest_round_trips_and_carries_what_live_needs(exported, tiny_run: Pa
     assert manifest.precision == "fp16" and manifest.opset == 17
     assert set(manifest.versions) >= {"torch", "onnx", "onnxruntime"}
     assert manifest.source["run"] == str(exported.run.resolve())
-    assert sorted(manifest.files) == sorted([g.file for g in manifest.graphs] + ["plate.png"])
+    assert sorted(manifest.files) == sorted([g.file for g in manifest.graphs] + ["plate.png", "exemplars.npz"])
+    assert manifest.exemplars == "exemplars.npz"
     manifest.verify_files(folder)
     plate = cv2.cvtColor(cv2.imread(str(folder / "plate.png")), cv2.COLOR_BGR2RGB)
     assert np.array_equal(plate, model.plate_image)

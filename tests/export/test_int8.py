@@ -52,7 +52,7 @@ def test_a_cpu_prefers_int8_and_every_precision_can_be_forced(int8_engines: Path
     assert available_backends(int8_engines)[-2:] == ["onnxruntime-fp32", "onnxruntime-int8"]
     auto, fp32 = load_generator(int8_engines), load_generator(int8_engines, "onnxruntime-fp32")
     assert (auto.backend, auto.info.precision, fp32.info.precision) == ("onnxruntime", "int8", "fp32")
-    label = torch.zeros(1, 3, 256, 256)
+    label = torch.zeros(1, auto.info.label_nc, 256, 256)
     label[:, 1, 60:200, 120:136] = 1.0  # a torso-like stroke
     prev = torch.zeros(1, 3, 256, 256)
     for _ in range(4):  # fed back, as live does

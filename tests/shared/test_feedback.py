@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from shared.facebox import face_box
-from shared.feedback import FeedbackGenerator, label_to_tensor, tensor_to_image
+from shared.exemplar import conditioner_for
+from shared.feedback import FeedbackGenerator, tensor_to_image
 from shared.render import render_label
 from shared.runtime import TorchEngine
 from shared.synthetic import SOURCE_BODY, dance_poses
@@ -31,9 +32,10 @@ def spy(engine: TorchEngine) -> SpyEngine:
 
 
 @pytest.fixture(scope="module")
-def labels() -> list[tuple[torch.Tensor, object]]:
+def labels(engine: TorchEngine) -> list[tuple[torch.Tensor, object]]:
     poses = dance_poses(SOURCE_BODY, 12, SIZE)
-    return [(label_to_tensor(render_label(poses[t], SIZE)), face_box(poses[t], SIZE, 64)) for t in range(0, 12, 3)]
+    conditioner = conditioner_for(engine.info.exemplars)
+    return [(conditioner(poses[t], render_label(poses[t], SIZE)), face_box(poses[t], SIZE, 64)) for t in range(0, 12, 3)]
 
 
 def test_first_frame_starts_from_zeros_then_the_output_is_fed_back(spy, labels) -> None:  # noqa: ANN001

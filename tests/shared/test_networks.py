@@ -310,3 +310,29 @@ def test_generator_exports_to_onnx(which: str, tmp_path) -> None:
         torch_out = generator(label, prev).numpy()
     assert onnx_out.shape == torch_out.shape
     np.testing.assert_allclose(onnx_out, torch_out, atol=1e-4, rtol=0)
+
+
+def test_an_exemplar_generator_starts_by_copying_the_warped_exemplar_inside_its_mask() -> None:
+    """ExemplarBlend: the network draws RGB, alpha and a blend; inside the exemplar's mask the
+    output is mostly the exemplar from the first step, outside it the drawn RGB alone."""
+    from shared.networks import ExemplarBlend
+
+    config = dataclasses.replace(get_preset("tiny").generator, composite=True, exemplar=True, input_nc=10)
+    generator = build_generator(config).eval()
+    assert isinstance(generator, ExemplarBlend)
+    label = torch.rand(1, 7, 64, 64)
+    label[:, 6] = 0.0
+    label[:, 6, 16:48, 16:48] = 1.0  # the exemplar covers a square
+    with torch.no_grad():
+        out = generator(label, torch.zeros(1, 3, 64, 64))
+        drawn = generator.inner(label, torch.zeros(1, 3, 64, 64))
+    assert out.shape == (1, 4, 64, 64)
+    exemplar = label[:, 3:6] * 2 - 1
+    inside, outside = (slice(None), slice(None), slice(16, 48), slice(16, 48)), (slice(None), slice(None), slice(0, 16), slice(None))
+    assert float((out[:, :3][inside] - exemplar[inside]).abs().mean()) < 0.25 * float((drawn[:, :3][inside] - exemplar[inside]).abs().mean())
+    assert torch.allclose(out[:, :3][outside], drawn[:, :3][outside]) and torch.equal(out[:, 3], drawn[:, 3])
+
+    local = build_generator(dataclasses.replace(config, n_local=1))
+    local.load_global_state(generator.state_dict())  # the local stage starts from the global one
+    trunk, copied = generator.inner.trunk.state_dict(), local.inner.global_trunk.state_dict()
+    assert trunk.keys() == copied.keys() and all(torch.equal(trunk[k], copied[k]) for k in trunk)

@@ -13,7 +13,7 @@ def test_torch_engine_generates_frames_with_feedback_and_face(tiny_run: Path) ->
     assert engine.backend == "torch"
     assert engine.info.image_size == (256, 256) and engine.info.composite and engine.info.has_face
     assert engine.info.schema_tag == "mediapipe33@1" and engine.info.face_box_size == 64
-    label = torch.zeros(1, 3, 256, 256)
+    label = torch.zeros(1, engine.info.label_nc, 256, 256)
     label[..., 100:140, 120:130] = 1.0
     first = engine.body(label, torch.zeros(1, 3, 256, 256))
     second = engine.body(label, first)
@@ -28,7 +28,7 @@ def test_torch_engine_generates_frames_with_feedback_and_face(tiny_run: Path) ->
 
 def test_set_plate_swaps_the_background(tiny_run: Path) -> None:
     engine = load_generator(tiny_run)
-    label, prev = torch.zeros(1, 3, 256, 256), torch.zeros(1, 3, 256, 256)
+    label, prev = torch.zeros(1, engine.info.label_nc, 256, 256), torch.zeros(1, 3, 256, 256)
     trained = engine.body(label, prev)
     engine.set_plate(np.full((100, 100, 3), 255, np.uint8))  # resized to the engine's size
     white = engine.body(label, prev)

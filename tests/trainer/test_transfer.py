@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from shared.geometry import umeyama
 from shared.pose import PoseFrame
 from shared.skeleton import BODY_SCHEMA
 from shared.synthetic import SOURCE_BODY, dance_poses, write_dance_video
 from trainer.cli import main
 from trainer.transfer import (
-    BODY_JOINTS, MIN_JOINTS, pose_distance, score_poses, shuffled_partners, torso_height, umeyama,
+    BODY_JOINTS, MIN_JOINTS, pose_distance, score_poses, shuffled_partners, torso_height,
 )
 
 
