@@ -20,7 +20,7 @@ from live.pipeline import OutputFrame
 from live.slots import LatestFrame
 from live.stats import LiveStats
 from shared.errors import DanceError
-from shared.framing import full_frame_window
+from shared.framing import letterbox
 from shared.video import VideoWriter
 
 
@@ -117,8 +117,7 @@ _WHITE, _YELLOW, _GREY = (255, 255, 255), (255, 220, 0), (200, 200, 200)
 def side_by_side(out: OutputFrame) -> np.ndarray:
     """Source (letterboxed like the model sees it) | stick figure | output, all at the engine's size."""
     height, width = out.image.shape[:2]
-    frame = out.frame.image
-    source = full_frame_window((frame.shape[1], frame.shape[0]), (width, height)).apply(frame, (width, height))
+    source = letterbox(out.frame.image, (width, height))
     return np.hstack([source, out.label, out.image])
 
 
