@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live.pipeline import OutputFrame
+from live.pipeline import OutputFrame, Sink
 from live.slots import LatestFrame
 from live.stats import LiveStats
 from shared.errors import DanceError
@@ -65,6 +65,20 @@ class HandoffSink:
 
     def close(self) -> None:
         self.handoff.close()
+
+
+class BorrowedSink:
+    """Writes to a sink that outlives one pipeline run, without closing it (its owner does): the
+    virtual camera stays open while `--serve` restarts its viewer pipeline."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    def write(self, out: OutputFrame, stats: LiveStats) -> None:
+        self.sink.write(out, stats)
+
+    def close(self) -> None:
+        pass
 
 
 def _x_display_reachable(display: str) -> bool:

@@ -82,9 +82,9 @@ def open_pyvirtualcam(config: VirtualCameraConfig, backend: str | None = None) -
 class VirtualCameraSink:
     """Sends the output to a virtual camera, paced by its own thread (see the module docstring)."""
 
-    def __init__(self, config: VirtualCameraConfig, open_camera: CameraFactory = open_pyvirtualcam) -> None:
+    def __init__(self, config: VirtualCameraConfig, open_camera: CameraFactory | None = None) -> None:
         self.config = config
-        self.camera = open_camera(config)
+        self.camera = (open_camera or open_pyvirtualcam)(config)  # looked up now: tests replace it
         self.device = self.camera.device  # the name apps list it under (kept: a closed camera has none)
         self.frames: LatestFrame[np.ndarray] = LatestFrame()
         self.sent = 0  # frames sent, repeats included
