@@ -3,9 +3,12 @@ closing; the install hint when there is no device; frames read back from a real 
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -16,6 +19,7 @@ from live.pipeline import OutputFrame
 from live.stats import LiveStats
 from live.virtual_camera import VirtualCameraConfig, VirtualCameraSink, install_hint, open_pyvirtualcam
 from shared.errors import DanceError
+from tests.live.test_cli import _invoke, _one_line_error
 
 pyvirtualcam = pytest.importorskip("pyvirtualcam")
 
@@ -240,3 +244,156 @@ def test_frames_read_back_from_a_v4l2loopback_device() -> None:
     centre, bar = frame[180, 320].astype(int), frame[180, 20].astype(int)
     assert centre[2] > 150 and centre[0] < 80 and centre[1] < 80, centre  # red came through the device
     assert bar.max() < 40, bar  # black letterbox bars
+
+
+# --- dance-live --virtual-camera ---------------------------------------------------------------
+
+
+class PacedFake(FakeCamera):
+    """A fake camera that ticks by itself, like a real one at 100 fps."""
+
+    def sleep_until_next_frame(self) -> None:
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def clip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder without a display, holding a 5-frame video (no person: enough for the options)."""
+    from shared.video import VideoWriter
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    writer = VideoWriter(tmp_path / "clip.mp4", 30.0, (64, 48))
+    for shade in range(5):
+        writer.write(np.full((48, 64, 3), 40 * shade, np.uint8))
+    writer.close()
+    return tmp_path / "clip.mp4"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the v4l2loopback hint is Linux's")
+def test_dance_live_without_a_device_says_what_to_install_in_one_line(clip: Path) -> None:
+    if _loopback_device() is not None:
+        pytest.skip("this machine has a v4l2loopback device")
+    line = _one_line_error(_invoke("--source", clip, "--virtual-camera"))  # before any engine is looked for
+    assert line == f"Error: {install_hint()}"
+    assert "sudo modprobe v4l2loopback devices=1 exclusive_caps=1" in line and "apt install v4l2loopback-dkms" in line
+    named = _one_line_error(_invoke("--source", clip, "--virtual-camera", "/dev/video77", "-o", "x.mp4"))
+    assert "no virtual camera device /dev/video77 (Device /dev/video77 does not exist.)" in named
+    assert not Path("x.mp4").exists()
+    assert "no virtual camera device" in _one_line_error(_invoke("--serve", "--source", clip, "--virtual-camera"))
+
+
+def test_virtual_camera_options_are_checked(clip: Path) -> None:
+    assert "'big' is not WIDTHxHEIGHT" in _one_line_error(_invoke("--source", clip, "--virtual-camera", "--virtual-size", "big"), code=2)
+    assert "even" in _one_line_error(_invoke("--source", clip, "--virtual-camera", "--virtual-size", "641x480"), code=2)
+    assert "server's own source" in _one_line_error(_invoke("--serve", "--virtual-camera"), code=2)
+    assert "or --virtual-camera" in _one_line_error(_invoke("--source", clip))  # named where nothing is shown
+
+
+def _fake_engine(size: tuple[int, int] = (64, 64)) -> SimpleNamespace:
+    return SimpleNamespace(backend="fake", info=SimpleNamespace(image_size=size, composite=False, precision="fp32"))
+
+
+class FakePipeline:
+    """Stands in for LivePipeline in the CLI: three outputs to every sink, then closes them as it does."""
+
+    def __init__(self, engine, source, config, stats, plate, log) -> None:  # noqa: ANN001
+        self.size = engine.info.image_size
+        self.stats = SimpleNamespace(summary=lambda: "3 frames out")
+
+    def recalibrate(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def run(self, sinks: list) -> None:
+        for shade in (50, 100, 150):
+            out = _out(shade, self.size)
+            out.frame = Frame(out.image, shade, shade / 30, 0.0)
+            for sink in sinks:
+                sink.write(out, LiveStats())
+            time.sleep(0.05)
+        for sink in sinks:
+            sink.close()
+
+
+def test_the_virtual_camera_composes_with_the_window_and_the_mp4(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from live import cli, sinks
+    from live import pipeline as pipeline_module
+    from live import virtual_camera
+    from shared.video import read_frames
+
+    camera = PacedFake()
+    opened: list[VirtualCameraConfig] = []
+    monkeypatch.setattr(virtual_camera, "open_pyvirtualcam", lambda config: opened.append(config) or camera)
+    monkeypatch.setattr(cli, "_load_engine", lambda *args: _fake_engine())
+    monkeypatch.setattr(pipeline_module, "LivePipeline", FakePipeline)
+    shown: list[np.ndarray] = []
+    monkeypatch.setattr(sinks, "display_problem", lambda: None)
+    monkeypatch.setattr(cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "destroyWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "imshow", lambda title, image: shown.append(image))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: -1)
+
+    ran = _invoke("--source", clip, "--window", "-o", "out.mp4", "--virtual-camera", "--virtual-size", "320x240")
+    assert ran.exit_code == 0, ran.output
+    assert opened == [VirtualCameraConfig((320, 240), 30.0, None)]  # the source's fps, the first device
+    assert "virtual camera fake0 at 320x240" in ran.output
+    assert len(shown) == 3 and len(list(read_frames("out.mp4"))) >= 3
+    assert camera.closed and {frame.shape for _, frame in camera.sent} == {(240, 320, 3)}
+    assert 150 in {int(frame[120, 160, 0]) for _, frame in camera.sent}  # the last output reached the camera
+
+
+def test_serve_feeds_the_virtual_camera_from_the_viewer_pipeline(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from live import cli, virtual_camera
+    from live.server import app as app_module
+
+    camera = PacedFake()
+    monkeypatch.setattr(virtual_camera, "open_pyvirtualcam", lambda config: camera)
+    monkeypatch.setattr(cli, "_load_engine", lambda *args: _fake_engine())
+    served: list = []
+
+    def serve_forever(app, config, log) -> None:  # noqa: ANN001 - instead of serving: what would be served
+        manager = app[app_module.MANAGER]
+        served.append((manager.settings.sinks, manager.hub.always_on, camera.closed))
+
+    monkeypatch.setattr(app_module, "serve_forever", serve_forever)
+    ran = _invoke("--serve", "--source", clip, "--virtual-camera", "/dev/video10")
+    assert ran.exit_code == 0, ran.output
+    [(camera_sinks, always_on, closed_while_serving)] = served
+    assert [type(sink) for sink in camera_sinks] == [VirtualCameraSink] and always_on and not closed_while_serving
+    assert camera.closed  # when the server stops
+    assert "virtual camera fake0 shows it too" in ran.output
+
+
+def test_an_always_on_viewer_pipeline_starts_with_the_server_and_outlives_its_viewers() -> None:
+    from live.server.session import SessionSettings, ViewerHub
+    from live.sinks import BorrowedSink
+    from live.slots import LatestFrame
+
+    class Runner:
+        def __init__(self) -> None:
+            self.handoff: LatestFrame[OutputFrame] = LatestFrame()
+            self.pipeline = None
+            self.done = False
+            self.stopped = False
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    async def scenario(sinks: tuple) -> tuple[int, bool]:
+        hub = ViewerHub(None, lambda: None, SessionSettings(sinks=sinks), log=lambda _: None, on_end=lambda: None)
+        runners: list[Runner] = []
+        hub._start = lambda loop: runners.append(Runner()) or runners[-1]  # type: ignore[method-assign]
+        await hub.start()
+        started_alone = len(runners)
+        hub.unsubscribe(await hub.subscribe())  # a viewer comes and goes
+        return started_alone, runners[-1].stopped
+
+    camera = _sink(PacedFake())
+    assert asyncio.run(scenario((camera,))) == (1, False)  # running before any viewer, still after the last
+    assert asyncio.run(scenario(())) == (0, True)  # without: with the first viewer, stopped by the last
+    borrowed = BorrowedSink(camera)
+    borrowed.write(_out(7), LiveStats())
+    borrowed.close()  # a pipeline's end leaves the camera to its owner
+    assert not camera.frames.closed
+    camera.close()
