@@ -158,7 +158,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
     from live.capture import open_source
     from live.pipeline import LivePipeline, PipelineConfig
     from live.sinks import VideoFileSink, WindowSink, display_problem
-    from live.virtual_camera import VirtualCameraConfig, VirtualCameraSink
+    from live.virtual_camera import VirtualCameraConfig, VirtualCameraSink, camera_fps
 
     if serve:
         if output is not None or window or realtime or max_frames is not None:
@@ -187,7 +187,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             reason = f"no display for a window here ({no_display})" if no_display else "--no-window and no --output"
             raise DanceError(f"nothing to show: {reason}; give --output OUT.mp4 or --virtual-camera")
         if virtual_camera is not None:  # before the engine loads: a missing device is told at once
-            sinks.append(VirtualCameraSink(VirtualCameraConfig(virtual_size, source.fps, virtual_camera or None)))
+            sinks.append(VirtualCameraSink(VirtualCameraConfig(virtual_size, camera_fps(source.fps), virtual_camera or None)))
         engine = _load_engine(engines, backend, device, threads)
         stats = None
         if calibration is not None:
@@ -237,7 +237,7 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
     from live.capture import CameraSource, open_source
     from live.server.app import ServerConfig, create_app, resolve_token, serve_forever
     from live.server.session import LoopingVideoSource, SessionManager, SessionSettings
-    from live.virtual_camera import VirtualCameraSink
+    from live.virtual_camera import VirtualCameraSink, camera_fps
 
     if calibration is not None and camera is None and video is None:
         raise DanceError("--calibration is for the server's own --camera or --source; mirror sessions calibrate themselves")
@@ -248,7 +248,7 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
         probe.close()
         open_own = (lambda: CameraSource(camera)) if camera is not None else (lambda: LoopingVideoSource(video))
     # Opened before the engine loads (a missing device is told at once); it outlives every viewer pipeline.
-    camera_sink = None if virtual is None else VirtualCameraSink(replace(virtual, fps=fps or virtual.fps))
+    camera_sink = None if virtual is None else VirtualCameraSink(replace(virtual, fps=camera_fps(fps)))
     try:
         engine = _load_engine(engines, backend, device, threads)
         stats = None

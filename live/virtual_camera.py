@@ -27,6 +27,12 @@ from shared.framing import letterbox
 
 DEFAULT_SIZE = (1280, 720)  # 720p: every meeting app takes it
 DEFAULT_FPS = 30.0
+MAX_FPS = 30.0  # meeting apps send at most this; sending more (each frame converted by the backend) only costs CPU
+
+
+def camera_fps(source_fps: float | None) -> float:
+    """The virtual camera's rate for a source: the source's own, at most MAX_FPS."""
+    return min(source_fps, MAX_FPS) if source_fps and source_fps > 0 else DEFAULT_FPS
 
 
 @dataclass(frozen=True)

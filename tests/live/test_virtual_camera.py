@@ -17,7 +17,7 @@ import pytest
 from live.capture import Frame
 from live.pipeline import OutputFrame
 from live.stats import LiveStats
-from live.virtual_camera import VirtualCameraConfig, VirtualCameraSink, install_hint, open_pyvirtualcam
+from live.virtual_camera import VirtualCameraConfig, VirtualCameraSink, camera_fps, install_hint, open_pyvirtualcam
 from shared.errors import DanceError
 from tests.live.test_cli import _invoke, _one_line_error
 
@@ -227,6 +227,10 @@ def test_without_pyvirtualcam_it_says_to_install_it(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # import fails as if not installed
     with pytest.raises(DanceError, match=r"^--virtual-camera needs the pyvirtualcam package: pip install pyvirtualcam$"):
         VirtualCameraSink(VirtualCameraConfig())
+
+
+def test_the_camera_runs_at_the_source_fps_up_to_30() -> None:
+    assert [camera_fps(fps) for fps in (25.0, 30.0, 60.0, 240.0, 0.0, None)] == [25.0, 30.0, 30.0, 30.0, 30.0, 30.0]
 
 
 def _loopback_device() -> str | None:
