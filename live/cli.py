@@ -11,11 +11,12 @@ another command.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from shared.cliutil import DanceGroup
+from shared.cliutil import DanceGroup, parse_size
 from shared.errors import DanceError
 
 
@@ -131,10 +132,16 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="--serve: port (0: any free one).")
 @click.option("--token", help="--serve: token browsers must present  [default: none on loopback, else generated and printed].")
 @click.option("--max-peers", default=4, show_default=True, type=click.IntRange(1), help="--serve: most browsers at once.")
+@click.option("--virtual-camera", "virtual_camera", is_flag=False, flag_value="", default=None, metavar="[DEVICE]",
+              help="Also send the output to a virtual camera, for Zoom, Meet, OBS or Discord (DEVICE: e.g. /dev/video10; "
+                   "default: the first one found).")
+@click.option("--virtual-size", default="1280x720", show_default=True, callback=parse_size, metavar="WxH",
+              help="--virtual-camera: frame size (the output is letterboxed into it).")
 def run(engines: Path | None, camera: int | None, video: Path | None, output: Path | None, window: bool | None,
         realtime: bool, background: Path | None, calibration: Path | None, calibration_seconds: float,
         lost_frames: int, stall_timeout: float, max_frames: int | None, threads: int | None, backend: str, device: str,
-        serve: bool, host: str, port: int, token: str | None, max_peers: int) -> None:
+        serve: bool, host: str, port: int, token: str | None, max_peers: int, virtual_camera: str | None,
+        virtual_size: tuple[int, int]) -> None:
     """Puppeteer ENGINES (a run or its exported engines; default: the latest run under ./runs)
     with the person in front of --camera N or in --source VIDEO.
 
@@ -142,20 +149,28 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
 
     With --serve, a web page at http://HOST:PORT/ shows it instead: as a viewer (the server's
     --camera or --source, looped) or as a mirror (the browser's own camera; no source needed).
+
+    With --virtual-camera, video-call apps can pick the output as a webcam (with --serve: the
+    server's own --camera or --source, puppeteered from the start, viewers or not).
     """
     from live.background import Background
     from live.calibration import Calibration
     from live.capture import open_source
     from live.pipeline import LivePipeline, PipelineConfig
     from live.sinks import VideoFileSink, WindowSink, display_problem
+    from live.virtual_camera import VirtualCameraConfig, VirtualCameraSink, camera_fps
 
     if serve:
         if output is not None or window or realtime or max_frames is not None:
             raise click.UsageError("--serve streams to browsers: it takes no --output, --window, --realtime or --max-frames")
         if camera is not None and video is not None:
             raise click.UsageError("give --camera N or --source VIDEO, not both")
+        if virtual_camera is not None and camera is None and video is None:
+            raise click.UsageError("--serve --virtual-camera shows the server's own source: give --camera N or --source VIDEO")
         config = PipelineConfig(calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout)
-        _serve(engines, camera, video, calibration, background, config, threads, backend, device, host, port, token, max_peers)
+        virtual = None if virtual_camera is None else VirtualCameraConfig(virtual_size, device=virtual_camera or None)
+        _serve(engines, camera, video, calibration, background, config, threads, backend, device, host, port, token,
+               max_peers, virtual)
         return
     if (camera is None) == (video is None):
         raise click.UsageError("give either --camera N or --source VIDEO")
@@ -163,12 +178,16 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
     if window and no_display:
         raise DanceError(f"--window needs a display, and none was found ({no_display}); use --output OUT.mp4 instead")
     source = open_source(camera, video, max_frames)
+    sinks: list = []  # the pipeline closes them; until it runs, the finally below does
+    ran = False
     try:
         if window is None:
             window = output is None and no_display is None
-        if not window and output is None:
+        if not window and output is None and virtual_camera is None:
             reason = f"no display for a window here ({no_display})" if no_display else "--no-window and no --output"
-            raise DanceError(f"nothing to show: {reason}; give --output OUT.mp4")
+            raise DanceError(f"nothing to show: {reason}; give --output OUT.mp4 or --virtual-camera")
+        if virtual_camera is not None:  # before the engine loads: a missing device is told at once
+            sinks.append(VirtualCameraSink(VirtualCameraConfig(virtual_size, camera_fps(source.fps), virtual_camera or None)))
         engine = _load_engine(engines, backend, device, threads)
         stats = None
         if calibration is not None:
@@ -183,14 +202,17 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             pace_fps=source.fps if realtime and not source.live else None,
         )
         pipeline = LivePipeline(engine, source, config, stats, plate, log=_log)
-        sinks = []
         if window:
             sinks.append(WindowSink(pipeline.recalibrate, pipeline.stop))
         if output is not None:
             sinks.append(VideoFileSink(output, source.fps, engine.info.image_size, follow_clock=source.live or realtime))
         width, height = engine.info.image_size
+        virtual = next((s for s in sinks if isinstance(s, VirtualCameraSink)), None)
         _log(f"{source.name} -> {width}x{height} {engine.backend} {engine.info.precision} engine"
-             + (f" -> {output}" if output else "") + (" (calibrating live)" if stats is None else ""))
+             + (f" -> {output}" if output else "")
+             + (f" -> virtual camera {virtual.device} at {virtual_size[0]}x{virtual_size[1]}" if virtual else "")
+             + (" (calibrating live)" if stats is None else ""))
+        ran = True
         try:
             pipeline.run(sinks)
         finally:
@@ -198,44 +220,57 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             if output is not None and output.exists():
                 _log(f"wrote {output}")
     finally:
+        if not ran:
+            for sink in sinks:
+                sink.close()
         source.close()
 
 
 def _serve(engines: Path | None, camera: int | None, video: Path | None, calibration: Path | None,
            background: Path | None, config, threads: int | None, backend: str, device: str,  # noqa: ANN001 - PipelineConfig
-           host: str, port: int, token: str | None, max_peers: int) -> None:
-    """`--serve`: the web server over one engine (see live/server)."""
+           host: str, port: int, token: str | None, max_peers: int, virtual=None) -> None:  # noqa: ANN001 - VirtualCameraConfig
+    """`--serve`: the web server over one engine (see live/server). With `virtual`, the viewer
+    pipeline also feeds a virtual camera, and runs for as long as the server does."""
 
     from live.background import Background
     from live.calibration import Calibration
     from live.capture import CameraSource, open_source
     from live.server.app import ServerConfig, create_app, resolve_token, serve_forever
     from live.server.session import LoopingVideoSource, SessionManager, SessionSettings
+    from live.virtual_camera import VirtualCameraSink, camera_fps
 
     if calibration is not None and camera is None and video is None:
         raise DanceError("--calibration is for the server's own --camera or --source; mirror sessions calibrate themselves")
-    open_own, size = None, None
+    open_own, size, fps = None, None, None
     if camera is not None or video is not None:
         probe = open_source(camera, video)  # a clear error now, not at the first viewer
-        size = probe.size
+        size, fps = probe.size, probe.fps
         probe.close()
         open_own = (lambda: CameraSource(camera)) if camera is not None else (lambda: LoopingVideoSource(video))
-    engine = _load_engine(engines, backend, device, threads)
-    stats = None
-    if calibration is not None:
-        loaded = Calibration.load(calibration)
-        loaded.check(engine.info.image_size, size, calibration)
-        stats = loaded.stats
-    if background is not None:
-        Background(background).close()  # a clear error now, not in every session
-    settings = SessionSettings(max_peers=max_peers, pipeline=config, calibration=stats, background=background)
-    manager = SessionManager(engine, settings, open_own, log=_log)
-    server = ServerConfig(host=host, port=port, token=resolve_token(host, token))
-    width, height = engine.info.image_size
-    watched = f"camera {camera}" if camera is not None else str(video) if video is not None else None
-    _log(f"{width}x{height} {engine.backend} {engine.info.precision} engine; viewers watch "
-         + (watched or "nothing (no --camera/--source: mirror sessions only)"))
-    serve_forever(create_app(manager, server.token, server.max_body), server, log=_log)
+    # Opened before the engine loads (a missing device is told at once); it outlives every viewer pipeline.
+    camera_sink = None if virtual is None else VirtualCameraSink(replace(virtual, fps=camera_fps(fps)))
+    try:
+        engine = _load_engine(engines, backend, device, threads)
+        stats = None
+        if calibration is not None:
+            loaded = Calibration.load(calibration)
+            loaded.check(engine.info.image_size, size, calibration)
+            stats = loaded.stats
+        if background is not None:
+            Background(background).close()  # a clear error now, not in every session
+        settings = SessionSettings(max_peers=max_peers, pipeline=config, calibration=stats, background=background,
+                                   sinks=(camera_sink,) if camera_sink is not None else ())
+        manager = SessionManager(engine, settings, open_own, log=_log)
+        server = ServerConfig(host=host, port=port, token=resolve_token(host, token))
+        width, height = engine.info.image_size
+        watched = f"camera {camera}" if camera is not None else str(video) if video is not None else None
+        _log(f"{width}x{height} {engine.backend} {engine.info.precision} engine; viewers watch "
+             + (watched or "nothing (no --camera/--source: mirror sessions only)")
+             + (f"; virtual camera {camera_sink.device} shows it too" if camera_sink is not None else ""))
+        serve_forever(create_app(manager, server.token, server.max_body), server, log=_log)
+    finally:
+        if camera_sink is not None:
+            camera_sink.close()
 
 
 @main.command()

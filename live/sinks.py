@@ -16,11 +16,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live.pipeline import OutputFrame
+from live.pipeline import OutputFrame, Sink
 from live.slots import LatestFrame
 from live.stats import LiveStats
 from shared.errors import DanceError
-from shared.framing import full_frame_window
+from shared.framing import letterbox
 from shared.video import VideoWriter
 
 
@@ -65,6 +65,20 @@ class HandoffSink:
 
     def close(self) -> None:
         self.handoff.close()
+
+
+class BorrowedSink:
+    """Writes to a sink that outlives one pipeline run, without closing it (its owner does): the
+    virtual camera stays open while `--serve` restarts its viewer pipeline."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    def write(self, out: OutputFrame, stats: LiveStats) -> None:
+        self.sink.write(out, stats)
+
+    def close(self) -> None:
+        pass
 
 
 def _x_display_reachable(display: str) -> bool:
@@ -117,8 +131,7 @@ _WHITE, _YELLOW, _GREY = (255, 255, 255), (255, 220, 0), (200, 200, 200)
 def side_by_side(out: OutputFrame) -> np.ndarray:
     """Source (letterboxed like the model sees it) | stick figure | output, all at the engine's size."""
     height, width = out.image.shape[:2]
-    frame = out.frame.image
-    source = full_frame_window((frame.shape[1], frame.shape[0]), (width, height)).apply(frame, (width, height))
+    source = letterbox(out.frame.image, (width, height))
     return np.hstack([source, out.label, out.image])
 
 

@@ -68,6 +68,14 @@ def full_frame_window(image_size: tuple[int, int], out_size: tuple[int, int]) ->
     return _fit_aspect(width / 2, height / 2, width, height, out_size[0] / out_size[1])
 
 
+def letterbox(image: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+    """The whole image resized to `out_size` (width, height), aspect kept, centred between black bars."""
+    height, width = image.shape[:2]
+    if (width, height) == tuple(out_size):
+        return image
+    return full_frame_window((width, height), out_size).apply(image, out_size)
+
+
 def person_window(poses: PoseSequence, out_size: tuple[int, int], margin: float = 0.15) -> CropWindow:
     """Smallest window of the output's aspect that holds the person in (nearly) every frame.
 

@@ -158,9 +158,13 @@ def create_app(manager: SessionManager, token: str | None = None, max_body: int 
     app.router.add_post("/offer", offer)
     app.router.add_get("/stats", stats)
 
+    async def startup(_: web.Application) -> None:
+        await manager.start()
+
     async def shutdown(_: web.Application) -> None:
         await manager.close_all()
 
+    app.on_startup.append(startup)
     app.on_shutdown.append(shutdown)
     return app
 

@@ -30,9 +30,9 @@ from torch import Tensor
 
 from live.background import Background
 from live.capture import FrameSource
-from live.pipeline import LivePipeline, OutputFrame, PipelineConfig
+from live.pipeline import LivePipeline, OutputFrame, PipelineConfig, Sink
 from live.server.tracks import BrowserFrameSource, HandoffTrack, drain_track, pump_track
-from live.sinks import HandoffSink
+from live.sinks import BorrowedSink, HandoffSink
 from live.slots import LatestFrame
 from shared.normalize import NormalizationStats
 from shared.runtime import FrameGenerator
@@ -113,10 +113,13 @@ class LoopingVideoSource:
 
 
 class PipelineRunner:
-    """One LivePipeline on its own thread, publishing every output to `handoff`."""
+    """One LivePipeline on its own thread, publishing every output to `handoff` (and writing it to
+    `sinks`, which outlive the run: their owner closes them)."""
 
-    def __init__(self, pipeline: LivePipeline, name: str, on_done: Callable[[BaseException | None], None] | None = None) -> None:
+    def __init__(self, pipeline: LivePipeline, name: str, on_done: Callable[[BaseException | None], None] | None = None,
+                 sinks: tuple[Sink, ...] = ()) -> None:
         self.pipeline = pipeline
+        self.sinks = sinks
         self.handoff: LatestFrame[OutputFrame] = LatestFrame()
         self.error: BaseException | None = None
         self._on_done = on_done
@@ -127,7 +130,7 @@ class PipelineRunner:
 
     def _run(self) -> None:
         try:
-            self.pipeline.run([HandoffSink(self.handoff)])
+            self.pipeline.run([HandoffSink(self.handoff), *(BorrowedSink(sink) for sink in self.sinks)])
         except BaseException as err:  # noqa: BLE001 - reported through on_done, never crashes the server
             self.error = err
         finally:
@@ -153,6 +156,9 @@ class SessionSettings:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # for every pipeline
     calibration: NormalizationStats | None = None  # the server source's stats (mirrors always calibrate)
     background: Path | None = None  # picture or video behind the puppet, for every pipeline
+    # The viewer pipeline also writes here (e.g. a virtual camera); with any, it runs from the
+    # server's start to its end, viewers or not. The caller owns (closes) them.
+    sinks: tuple[Sink, ...] = ()
 
 
 def _stats_with_progress(pipeline: LivePipeline) -> dict:
@@ -208,7 +214,7 @@ class ViewerHub:
             except RuntimeError:  # the event loop is closed: the server is gone
                 pass
 
-        runner = PipelineRunner(pipeline, "viewer-pipeline", done)
+        runner = PipelineRunner(pipeline, "viewer-pipeline", done, self.settings.sinks)
         runner.start()
         return runner
 
@@ -217,24 +223,39 @@ class ViewerHub:
             self._runner, self._track = None, None
             self.on_end()
 
+    @property
+    def always_on(self) -> bool:
+        """Sinks besides the viewers (a virtual camera) keep the pipeline running without viewers."""
+        return bool(self.settings.sinks)
+
+    async def _ensure_running(self) -> None:
+        """Start the pipeline unless it runs; call with the lock held."""
+        if self._runner is None or self._runner.done:
+            loop = asyncio.get_running_loop()
+            self._runner = await loop.run_in_executor(None, self._start, loop)
+            self._last = self._runner.pipeline
+            self._track = HandoffTrack(self._runner.handoff)
+
+    async def start(self) -> None:
+        """Server start: an always-on hub starts its pipeline now, the others with the first viewer."""
+        if self.always_on:
+            async with self._lock:
+                await self._ensure_running()
+
     async def subscribe(self) -> MediaStreamTrack:
         """A new viewer's track (starts the pipeline for the first viewer)."""
         async with self._lock:
-            if self._runner is None or self._runner.done:
-                loop = asyncio.get_running_loop()
-                self._runner = await loop.run_in_executor(None, self._start, loop)
-                self._last = self._runner.pipeline
-                self._track = HandoffTrack(self._runner.handoff)
+            await self._ensure_running()
             assert self._track is not None
             proxy = self.relay.subscribe(self._track, buffered=False)
             self._viewers.add(proxy)
             return proxy
 
     def unsubscribe(self, proxy: MediaStreamTrack) -> None:
-        """A viewer left; the last one out stops the pipeline."""
+        """A viewer left; the last one out stops the pipeline (unless it is always on)."""
         proxy.stop()
         self._viewers.discard(proxy)
-        if not self._viewers:
+        if not self._viewers and not self.always_on:
             self.stop()
 
     def stop(self) -> None:
@@ -431,6 +452,11 @@ class SessionManager:
             await session.pc.close()
         except Exception as err:  # noqa: BLE001 - a half-negotiated peer may fail to close; it is gone anyway
             self.log(f"closing session {session.id}: {err}")
+
+    async def start(self) -> None:
+        """Server start: an always-on viewer pipeline (see SessionSettings.sinks) starts now."""
+        if self.hub is not None:
+            await self.hub.start()
 
     async def close_all(self) -> None:
         """Server shutdown: close every session, stop every pipeline and wait for their threads."""
