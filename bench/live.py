@@ -30,8 +30,8 @@ from live.capture import IterSource  # noqa: E402
 from live.cli import default_generator_threads  # noqa: E402
 from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sinks import VideoFileSink  # noqa: E402
-from shared.facebox import face_box  # noqa: E402
 from shared.exemplar import conditioner_for  # noqa: E402
+from shared.facebox import face_box  # noqa: E402
 from shared.feedback import FeedbackGenerator  # noqa: E402
 from shared.render import render_label  # noqa: E402
 from shared.runtime import load_generator  # noqa: E402
