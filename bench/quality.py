@@ -72,12 +72,15 @@ def _print_table(rows: list[tuple[float, str, float, float, float, dict[str, Pos
 @click.command()
 @click.option("--minutes", default="1,3,10", show_default=True, help="Comma-separated training budgets.")
 @click.option("--video", type=click.Path(exists=True, path_type=Path), help="Target video (default: Pose2Sim cam01).")
-def main(minutes: str, video: Path | None) -> None:
+@click.option("--keep", type=click.Path(path_type=Path), help="Keep the runs (and their transfer contact sheets) in this folder.")
+def main(minutes: str, video: Path | None, keep: Path | None) -> None:
     budgets = [float(m) for m in minutes.split(",")]
     video = video or fetch_pose2sim_clip("cam01")
     cam02 = fetch_pose2sim_clip("cam02")
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = keep or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
         synthetic = Path(tmp) / "synthetic_source.mp4"
         write_dance_video(synthetic, SOURCE_BODY, **SYNTHETIC_SOURCE)
         dataset, _ = prepare_dataset(video, Path(tmp) / "dataset", progress=False)

@@ -27,7 +27,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch import Tensor
 from tqdm import tqdm
 
 from shared.calibrator import Calibrator, LiveNormalizer
@@ -43,7 +42,7 @@ from shared.render import contact_sheet, overlay, render_label
 from shared.runtime import FrameGenerator, TorchEngine
 from shared.skeleton import BODY_SCHEMA
 from shared.tracking import PoseTracker, estimator_config
-from shared.trained import TrainedModel, load_trained
+from shared.trained import load_trained
 from shared.video import probe_video, read_frames
 from trainer.dataset import Dataset
 from trainer.evaluate import generate_sequence, held_out_conditioning
