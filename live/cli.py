@@ -119,6 +119,8 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
 @click.option("--calibration-seconds", default=3.0, show_default=True, type=click.FloatRange(0.1), help="Live calibration length.")
 @click.option("--lost-frames", default=10, show_default=True, type=click.IntRange(0),
               help="Restart from a blank previous frame after the person was lost for more frames than this.")
+@click.option("--person", default="largest", show_default=True, type=click.Choice(["largest", "left", "right"]),
+              help="Which person in view is locked and followed (others are ignored; c in the window chooses again).")
 @click.option("--stall-timeout", default=5.0, show_default=True, type=click.FloatRange(0.1),
               help="Give up when the camera delivers nothing for this many seconds.")
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after this many source frames (files only).")
@@ -133,12 +135,13 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
 @click.option("--max-peers", default=4, show_default=True, type=click.IntRange(1), help="--serve: most browsers at once.")
 def run(engines: Path | None, camera: int | None, video: Path | None, output: Path | None, window: bool | None,
         realtime: bool, background: Path | None, calibration: Path | None, calibration_seconds: float,
-        lost_frames: int, stall_timeout: float, max_frames: int | None, threads: int | None, backend: str, device: str,
-        serve: bool, host: str, port: int, token: str | None, max_peers: int) -> None:
+        lost_frames: int, person: str, stall_timeout: float, max_frames: int | None, threads: int | None, backend: str,
+        device: str, serve: bool, host: str, port: int, token: str | None, max_peers: int) -> None:
     """Puppeteer ENGINES (a run or its exported engines; default: the latest run under ./runs)
     with the person in front of --camera N or in --source VIDEO.
 
-    Window keys: v switches the view (output | source, stick figure, output), c recalibrates, q quits.
+    Window keys: v switches the view (output | source, stick figure, output), c chooses the person
+    again and recalibrates, q quits.
 
     With --serve, a web page at http://HOST:PORT/ shows it instead: as a viewer (the server's
     --camera or --source, looped) or as a mirror (the browser's own camera; no source needed).
@@ -154,7 +157,8 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             raise click.UsageError("--serve streams to browsers: it takes no --output, --window, --realtime or --max-frames")
         if camera is not None and video is not None:
             raise click.UsageError("give --camera N or --source VIDEO, not both")
-        config = PipelineConfig(calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout)
+        config = PipelineConfig(calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout,
+                                person=person)
         _serve(engines, camera, video, calibration, background, config, threads, backend, device, host, port, token, max_peers)
         return
     if (camera is None) == (video is None):
@@ -179,7 +183,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         if plate is not None and not engine.info.composite:
             _log("warning: this model draws its own background (no plate compositing); --background has no effect")
         config = PipelineConfig(
-            calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout,
+            calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout, person=person,
             pace_fps=source.fps if realtime and not source.live else None,
         )
         pipeline = LivePipeline(engine, source, config, stats, plate, log=_log)

@@ -36,6 +36,7 @@ from shared.errors import DanceError
 from shared.facebox import FaceBox, face_box
 from shared.feedback import DEFAULT_LOST_FRAMES, FeedbackGenerator, label_to_tensor
 from shared.normalize import NormalizationStats
+from shared.person_lock import LockConfig
 from shared.render import render_label
 from shared.runtime import FrameGenerator
 from shared.tracking import PoseTracker
@@ -121,6 +122,7 @@ class PipelineConfig:
     stall_warning: float = 1.0  # seconds without a frame from a live source before saying so
     stall_timeout: float = 5.0  # ... and before giving up
     retry_interval: float = 0.5  # seconds between attempts to reopen a failing camera
+    person: str = "largest"  # which person is locked and followed: largest | left | right
 
 
 @dataclass
@@ -173,7 +175,8 @@ class LivePipeline:
         self.background = background
         self.log = log
         self.label_size = tuple(engine.info.image_size)
-        self.tracker = PoseTracker(engine.info.schema_tag, self.label_size)  # refuses a model for another skeleton
+        # refuses a model for another skeleton; follows one person, whoever else walks in
+        self.tracker = PoseTracker(engine.info.schema_tag, self.label_size, person=LockConfig(choose=config.person))
         self.normalizer = LiveNormalizer(engine.info.norm_stats, calibration, config.calibration_seconds)
         self.stats = LiveStats()
         self.feedback = FeedbackGenerator(engine, config.lost_frames, self.stats)
@@ -195,7 +198,7 @@ class LivePipeline:
         self.posed.close()
 
     def recalibrate(self) -> None:
-        """Learn the source's stats again from the coming frames (the window's `c` key)."""
+        """Choose the person again and learn their stats from the coming frames (the window's `c` key)."""
         self._recalibrate.set()
 
     # --- pose thread ---------------------------------------------------------------------------
@@ -228,9 +231,10 @@ class LivePipeline:
         if self._recalibrate.is_set():
             self._recalibrate.clear()
             self.normalizer.recalibrate()
+            self.tracker.rechoose()
         start = time.perf_counter()
         self.stats.stage("wait", start - frame.captured)  # captured -> pose started
-        raw = self.tracker.estimate(frame.image)
+        raw = self.tracker.estimate(frame.image, frame.media_time)
         middle = time.perf_counter()
         height, width = frame.image.shape[:2]
         pose = self.tracker.to_label(raw, (width, height), frame.media_time)

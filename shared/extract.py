@@ -33,6 +33,7 @@ class EstimatorConfig:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     segmentation: bool = False  # also return MediaPipe Pose's person mask (a free by-product of the pose pass)
+    static: bool = False  # detect afresh in every frame (no tracking): finding the people in one frame
 
     @property
     def schema(self) -> SkeletonSchema:
@@ -56,7 +57,7 @@ class PoseEstimator:
             import mediapipe as mp
 
         options = dict(
-            static_image_mode=False,
+            static_image_mode=self.config.static,
             model_complexity=MODEL_COMPLEXITY,
             smooth_landmarks=True,
             min_detection_confidence=self.config.min_detection_confidence,
