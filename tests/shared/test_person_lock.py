@@ -304,3 +304,49 @@ def test_real_two_people_the_locked_one_is_followed_and_never_swapped(two_people
     assert any(torso is not None for _, torso in torsos[LEAVE.stop :])  # the man is found again
     for (t0, a), (t1, b) in zip(seen, seen[1:]):
         assert is_same_person(a, b, t1 - t0, CONFIG), f"torso jumped between {t0:.2f} s and {t1:.2f} s"
+
+
+# --- synthetic: two dancers side by side -------------------------------------------------------
+
+SIDE = 256  # each dancer's half of the frame
+
+
+@pytest.fixture(scope="module")
+def two_dancers() -> tuple[np.ndarray, np.ndarray]:
+    """16 frames of the target dancer (left half) and the source dancer (right half), and the
+    right half's empty background for the frames where the right dancer has left."""
+    from shared.synthetic import SOURCE_BODY, TARGET_BODY, render_background, render_dance
+
+    left, _ = render_dance(TARGET_BODY, 16, (SIDE, SIDE), seed=0)
+    right, _ = render_dance(SOURCE_BODY, 16, (SIDE, SIDE), seed=1)
+    return np.concatenate([left, right], axis=2), render_background((SIDE, SIDE), seed=1)
+
+
+def synthetic_run(frames: np.ndarray, rule: str) -> list[Torso | None]:
+    from shared.extract import EstimatorConfig
+    from shared.tracking import PoseTracker
+
+    tracker = PoseTracker(EstimatorConfig().schema.tag, (256, 256), person=LockConfig(choose=rule))
+    try:
+        return [Torso.of(tracker.estimate(image, t / FPS)) for t, image in enumerate(frames)]
+    finally:
+        tracker.close()
+
+
+@pytest.mark.parametrize("rule", ["left", "right"])
+def test_synthetic_two_dancers_the_chosen_one_is_followed(two_dancers, rule: str):  # noqa: ANN001
+    frames, _ = two_dancers
+    torsos = synthetic_run(frames[:8], rule)
+    assert sum(t is not None for t in torsos) >= 6
+    on_left = [bool(t.centre[0] < SIDE) for t in torsos if t is not None]
+    assert all(on_left) if rule == "left" else not any(on_left)
+
+
+def test_synthetic_the_locked_dancer_leaving_is_not_replaced(two_dancers):  # noqa: ANN001
+    frames, empty_right = two_dancers
+    frames = frames.copy()
+    frames[6:12, :, SIDE:] = empty_right  # the right dancer steps out for 6 frames, then comes back
+    torsos = synthetic_run(frames, "right")
+    assert all(t is None or t.centre[0] >= SIDE for t in torsos)  # the left dancer never stands in
+    assert all(t is None for t in torsos[6:12])
+    assert any(t is not None for t in torsos[12:])
