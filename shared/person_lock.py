@@ -210,6 +210,16 @@ def mask_box(image: np.ndarray, box: np.ndarray, margin: float) -> np.ndarray:
     return masked
 
 
+def grey_outside(image: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
+    """The image with everything outside the region greyed out (the frame keeps its size)."""
+    x0, y0, x1, y1 = region
+    if (x0, y0, x1, y1) == (0, 0, image.shape[1], image.shape[0]):
+        return image
+    out = np.full_like(image, 127)
+    out[y0:y1, x0:x1] = image[y0:y1, x0:x1]
+    return out
+
+
 def find_people(image: np.ndarray, detect: Callable[[np.ndarray], PoseFrame], limit: int) -> list[PoseFrame]:
     """Up to `limit` people in one frame: detect, grey the person out, detect again."""
     people: list[PoseFrame] = []
@@ -234,13 +244,26 @@ class Estimate(Protocol):
 
 class LockedEstimator:
     """A tracking estimator run on the locked person's region, and a still-image detector that
-    searches the whole frame for people when nobody is locked or the locked one was lost."""
+    searches the whole frame for people when nobody is locked or the locked one was lost.
 
-    def __init__(self, tracking: Estimate, detector: Estimate, schema: SkeletonSchema, config: LockConfig | None = None) -> None:
+    With `crop` the tracking estimator sees the region cut out (more pixels on a small person);
+    without, the frame with everything outside the region greyed out, for an estimator that needs
+    one frame size throughout (MediaPipe's mask smoothing does)."""
+
+    def __init__(
+        self,
+        tracking: Estimate,
+        detector: Estimate,
+        schema: SkeletonSchema,
+        config: LockConfig | None = None,
+        crop: bool = True,
+    ) -> None:
         self.schema = schema
+        self.crop = crop
         self.tracking = tracking
         self.detector = detector
         self.lock = PersonLock(config)
+        self.others_only = 0  # frames where someone was seen, but not the locked person
 
     def rechoose(self) -> None:
         """Choose the person again by the rule (a new dancer stepped in: the `c` key)."""
@@ -255,21 +278,26 @@ class LockedEstimator:
             people = find_people(image, lambda rgb: self.detector.estimate(rgb)[0], self.lock.config.max_candidates)
             fallback = self.lock.pick(people, media_time)
             if fallback is None:
+                self.others_only += bool(people)
                 return self.lock.update(PoseFrame.missing(self.schema), media_time), None
             self.tracking.reset()  # start tracking afresh on the chosen person's region
             x0, y0, x1, y1 = crop_region(box_of(fallback), (width, height), self.lock.config.margin)
         else:
             x0, y0, x1, y1 = self.lock.region((width, height))
-        found, crop_mask = self.tracking.estimate(image[y0:y1, x0:x1])
-        pose = offset_pose(found, x0, y0)
-        mask = None
-        if crop_mask is not None:
-            mask = np.zeros((height, width), np.float32)
-            mask[y0:y1, x0:x1] = crop_mask
+        if self.crop:
+            found, crop_mask = self.tracking.estimate(image[y0:y1, x0:x1])
+            pose = offset_pose(found, x0, y0)
+            mask = None
+            if crop_mask is not None:
+                mask = np.zeros((height, width), np.float32)
+                mask[y0:y1, x0:x1] = crop_mask
+        else:
+            pose, mask = self.tracking.estimate(grey_outside(image, (x0, y0, x1, y1)))
         if fallback is not None and not (pose.present and self.lock.accepts(pose, media_time)):
             pose, mask = fallback, (None if mask is None else np.zeros_like(mask))
         kept = self.lock.update(pose, media_time)
         if pose.present and not kept.present:
+            self.others_only += 1
             self.tracking.reset()  # it is following someone else now
             mask = None if mask is None else np.zeros_like(mask)
         return kept, mask
