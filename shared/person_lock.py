@@ -110,15 +110,25 @@ def offset_pose(pose: PoseFrame, dx: float, dy: float) -> PoseFrame:
     return PoseFrame(moved, pose.confidence.copy(), pose.valid.copy(), pose.schema_tag)
 
 
-def crop_region(box: np.ndarray, frame_size: tuple[int, int], margin: float) -> tuple[int, int, int, int]:
-    """A square around the box, grown by `margin` of its longer side each side, clipped to the frame."""
+def grown_box(box: np.ndarray, frame_size: tuple[int, int], margin: float, min_aspect: float = 0.0) -> tuple[int, int, int, int]:
+    """The box grown by `margin` of its width and height on each side (the width taken as at least
+    `min_aspect` of the height), clipped to the frame, as integer (x0, y0, x1, y1)."""
     width, height = frame_size
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    half = max(box[2] - box[0], box[3] - box[1]) * (0.5 + margin)
-    x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
-    x1, y1 = min(width, int(np.ceil(cx + half))), min(height, int(np.ceil(cy + half)))
+    box_w, box_h = box[2] - box[0], box[3] - box[1]
+    grow_w = max(box_w, min_aspect * box_h)
+    cx = (box[0] + box[2]) / 2
+    half_w, pad_y = grow_w * (0.5 + margin), margin * box_h
+    x0, y0 = max(0, int(cx - half_w)), max(0, int(box[1] - pad_y))
+    x1, y1 = min(width, int(np.ceil(cx + half_w))), min(height, int(np.ceil(box[3] + pad_y)))
+    return x0, y0, x1, y1
+
+
+def crop_region(box: np.ndarray, frame_size: tuple[int, int], margin: float) -> tuple[int, int, int, int]:
+    """Where to look for the person next: the box grown by `margin` each side (at least half as wide
+    as tall, for arms that swing out), clipped to the frame; the whole frame for a tiny box."""
+    x0, y0, x1, y1 = grown_box(box, frame_size, margin, min_aspect=0.5)
     if x1 - x0 < 16 or y1 - y0 < 16:
-        return 0, 0, width, height
+        return 0, 0, frame_size[0], frame_size[1]
     return x0, y0, x1, y1
 
 
@@ -202,9 +212,9 @@ class PersonLock:
 
 
 def mask_box(image: np.ndarray, box: np.ndarray, margin: float) -> np.ndarray:
-    """The image with a found person's region greyed out, so the next search finds someone else."""
-    height, width = image.shape[:2]
-    x0, y0, x1, y1 = crop_region(box, (width, height), margin)
+    """The image with a found person's box (grown by `margin` of its size) greyed out, so the
+    next search finds someone else."""
+    x0, y0, x1, y1 = grown_box(box, (image.shape[1], image.shape[0]), margin)
     masked = image.copy()
     masked[y0:y1, x0:x1] = 127
     return masked
@@ -230,7 +240,7 @@ def find_people(image: np.ndarray, detect: Callable[[np.ndarray], PoseFrame], li
         if box is None:
             break
         people.append(pose)
-        search = mask_box(search, box, margin=0.15)
+        search = mask_box(search, box, margin=0.2)
     return people
 
 
@@ -293,7 +303,7 @@ class LockedEstimator:
                 mask[y0:y1, x0:x1] = crop_mask
         else:
             pose, mask = self.tracking.estimate(grey_outside(image, (x0, y0, x1, y1)))
-        if fallback is not None and not (pose.present and self.lock.accepts(pose, media_time)):
+        if fallback is not None and not self._same(fallback, pose):
             pose, mask = fallback, (None if mask is None else np.zeros_like(mask))
         kept = self.lock.update(pose, media_time)
         if pose.present and not kept.present:
@@ -301,3 +311,10 @@ class LockedEstimator:
             self.tracking.reset()  # it is following someone else now
             mask = None if mask is None else np.zeros_like(mask)
         return kept, mask
+
+    def _same(self, picked: PoseFrame, tracked: PoseFrame) -> bool:
+        """Whether the tracking estimator found the person the search picked (not a neighbour)."""
+        a, b = Torso.of(picked), Torso.of(tracked)
+        if a is None or b is None:
+            return tracked.present and a is None and b is None
+        return is_same_person(a, b, 0.0, self.lock.config)

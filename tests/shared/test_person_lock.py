@@ -239,6 +239,15 @@ def test_the_rule_picks_among_everyone_in_view(rule: str, expected_x: float):
     assert xs == [expected_x] * 4
 
 
+def test_the_chosen_person_is_tracked_even_with_a_neighbour_in_the_region():
+    # b is chosen; a stands inside b's region and the tracking estimator finds a first
+    scene = ScriptedScene()
+    scene.places = {"a": (330.0, 200.0), "b": (420.0, 200.0)}
+    xs = run_scene(scene, [("a", "b")] * 3, LockConfig(choose="right"))
+    assert xs[0] == 420.0  # the search's pick, not the neighbour the tracker saw
+    assert all(x in (None, 420.0) for x in xs)
+
+
 def test_a_person_leaving_is_never_replaced_by_the_bystander():
     # a locked; a walks out (b stays); a comes back
     script = [("a", "b")] * 4 + [("b",)] * 12 + [("a", "b")] * 4
@@ -304,6 +313,24 @@ def test_real_two_people_the_locked_one_is_followed_and_never_swapped(two_people
     assert any(torso is not None for _, torso in torsos[LEAVE.stop :])  # the man is found again
     for (t0, a), (t1, b) in zip(seen, seen[1:]):
         assert is_same_person(a, b, t1 - t0, CONFIG), f"torso jumped between {t0:.2f} s and {t1:.2f} s"
+
+
+@pytest.mark.parametrize("rule", ["left", "right"])
+def test_real_the_rule_chooses_between_two_people(rule: str):
+    from shared.extract import EstimatorConfig
+    from shared.tracking import PoseTracker
+    from shared.video import read_frames
+    from tests.conftest import fetch_multi_person_clip
+
+    # cam02: the woman stands on the left (nearer, larger), the man dances in the middle
+    frames = list(read_frames(fetch_multi_person_clip("cam02"), max_frames=8 * STEP))[::STEP]
+    tracker = PoseTracker(EstimatorConfig().schema.tag, (256, 256), person=LockConfig(choose=rule))
+    try:
+        xs = [t.centre[0] for i, image in enumerate(frames) if (t := Torso.of(tracker.estimate(image, i * STEP / 60)))]
+    finally:
+        tracker.close()
+    assert len(xs) >= 6
+    assert all(x < 300 for x in xs) if rule == "left" else all(x > 400 for x in xs)
 
 
 # --- synthetic: two dancers side by side -------------------------------------------------------
