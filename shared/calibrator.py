@@ -19,6 +19,7 @@ from shared.pose import PoseFrame, PoseSequence
 from shared.upper_body import UpperBodyNormalizer, UpperBodyStats, legs_missing, upper_body_stats
 
 DEFAULT_SECONDS = 3.0
+FLOOR_JUMP_SECONDS = 1.0  # feet outside the target's floor band this long: the source's floor moved, recalibrate
 
 
 class Calibrator:
@@ -103,6 +104,7 @@ class LiveNormalizer:
         self.source: NormalizationStats | UpperBodyStats | None = None
         self._normalizer: PoseNormalizer | UpperBodyNormalizer | None = None
         self._calibrator: Calibrator | None = None
+        self._off_floor_since: float | None = None
         if source is None:
             self.recalibrate()
         else:
@@ -136,6 +138,7 @@ class LiveNormalizer:
     def recalibrate(self) -> None:
         """Forget the source stats and learn them again from the coming frames."""
         self._normalizer = None
+        self._off_floor_since = None
         self._calibrator = Calibrator(self.target.image_size, self.seconds, upper_body=self.upper_body_allowed)
 
     def __call__(self, pose: PoseFrame, media_time: float) -> PoseFrame:
@@ -145,4 +148,16 @@ class LiveNormalizer:
                 self.use(stats)
         if self._normalizer is None:
             return pose  # un-normalized while calibrating
-        return self._normalizer(pose)
+        out = self._normalizer(pose)
+        if isinstance(self._normalizer, PoseNormalizer) and self._floor_jumped(self._normalizer.clamped, media_time):
+            self.recalibrate()
+        return out
+
+    def _floor_jumped(self, clamped: bool, media_time: float) -> bool:
+        """True once the feet were held in the floor band for FLOOR_JUMP_SECONDS on end."""
+        if not clamped:
+            self._off_floor_since = None
+            return False
+        if self._off_floor_since is None:
+            self._off_floor_since = media_time
+        return media_time - self._off_floor_since >= FLOOR_JUMP_SECONDS

@@ -21,6 +21,11 @@ filmed at a single depth (s_max == s_far) has no range to interpolate: it gets p
 and b = t_far - s_far, i.e. its floor line moves onto the target's far line and its own vertical
 motion (jumps) is kept.
 
+Floor sanity: the normalized lower ankle never leaves the target's floor band [t_far, t_max] by
+more than the band's own width (at least `MIN_FLOOR_SLACK` of the target's height, so a jump
+still shows); a frame that would is shifted back to the band's edge and flagged `clamped`, so a
+caller can tell that the source's floor estimate no longer fits (LiveNormalizer recalibrates).
+
 Source and target must be in the same pixel frame (same image size, e.g. both already mapped to
 the label resolution with `PoseSequence.transformed`): the offsets are in pixels and the scale is
 taken about the image's centre column. `PoseNormalizer` refuses stats from different sizes.
@@ -49,6 +54,7 @@ MIN_STATS_FRAMES = 2  # frames with ankles and a head needed to describe a video
 FAR_WINDOW = 0.5  # far line: 0 < med - a < FAR_WINDOW * (max - med)
 HEIGHT_WINDOW = 0.05  # heights are taken within this fraction of (max - far) of a floor line
 _EPS = 1e-6  # pixels: a depth range below this is treated as zero
+MIN_FLOOR_SLACK = 0.35  # of the target's far height: the least the feet may leave its floor band by (a jump)
 
 
 @dataclass
@@ -182,6 +188,9 @@ class PoseNormalizer:
         self._cx = source.image_size[0] / 2.0
         self._scale_close = target.height_close / source.height_close
         self._scale_far = target.height_far / source.height_far
+        slack = max(target.ankle_max - target.ankle_far, MIN_FLOOR_SLACK * target.height_far)
+        self.floor_band = (target.ankle_far - slack, target.ankle_max + slack)  # where normalized feet may be
+        self.clamped = False  # the last frame's feet had to be moved back into the band
         self.reset()
 
     def reset(self) -> None:
@@ -209,6 +218,13 @@ class PoseNormalizer:
             self._update(a)
         moved = frame.keypoints.astype(np.float64) * self._scale + self._offset
         moved[~frame.valid] = np.nan
+        self.clamped = False
+        if math.isfinite(a):
+            feet = self._scale * a + self._offset[1]
+            inside = min(max(feet, self.floor_band[0]), self.floor_band[1])
+            if inside != feet:
+                moved[:, 1] += inside - feet
+                self.clamped = True
         return PoseFrame(moved.astype(np.float32), frame.confidence.copy(), frame.valid.copy(), frame.schema_tag)
 
 

@@ -79,3 +79,18 @@ def test_a_source_without_legs_switches_to_upper_body_mode_unless_full_body_is_f
     for t in range(30):
         whole(source[t], t / FPS)
     assert whole.mode == "full body"
+
+
+def test_a_source_whose_floor_jumps_recalibrates() -> None:
+    target_stats = compute_stats(dance_poses(TARGET_BODY, 30, SIZE, FPS))
+    source = dance_poses(SOURCE_BODY, 90, SIZE, FPS)
+    live = LiveNormalizer(target_stats, compute_stats(source))
+    band = live._normalizer.floor_band  # noqa: SLF001 - the band the feet are held in
+    raised = source.replace(keypoints=source.keypoints - np.array([0.0, 150.0], np.float32))  # the floor estimate jumps
+    for t in range(15):  # half a second off the floor: held in the band, not yet recalibrated
+        out = live(raised[t], t / FPS)
+        assert out.keypoints[out.valid][:, 1].max() >= band[0] - 1e-3
+    assert not live.calibrating
+    for t in range(15, 45):
+        live(raised[t], t / FPS)
+    assert live.calibrating  # a second on end: the source's floor moved, so it is measured again
