@@ -101,6 +101,11 @@ def _log(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _mode(full_body: bool) -> str:
+    """The normalization mode for the start line."""
+    return "full body" if full_body else "full body, or upper body if no legs are in view"
+
+
 _engines_argument = click.argument("engines", required=False, type=click.Path(path_type=Path))
 _backend_option = click.option("--backend", default="auto", show_default=True,
                                help="auto, torch, onnxruntime, onnxruntime-fp32, onnxruntime-fp16, onnxruntime-int8 or tensorrt.")
@@ -121,6 +126,8 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
               help="Restart from a blank previous frame after the person was lost for more frames than this.")
 @click.option("--person", default="largest", show_default=True, type=click.Choice(["largest", "left", "right"]),
               help="Which person in view is locked and followed (others are ignored; c in the window chooses again).")
+@click.option("--full-body", is_flag=True,
+              help="Always normalize by the ankles; without it a source whose legs are not in view drives the upper body only.")
 @click.option("--stall-timeout", default=5.0, show_default=True, type=click.FloatRange(0.1),
               help="Give up when the camera delivers nothing for this many seconds.")
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after this many source frames (files only).")
@@ -135,8 +142,8 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
 @click.option("--max-peers", default=4, show_default=True, type=click.IntRange(1), help="--serve: most browsers at once.")
 def run(engines: Path | None, camera: int | None, video: Path | None, output: Path | None, window: bool | None,
         realtime: bool, background: Path | None, calibration: Path | None, calibration_seconds: float,
-        lost_frames: int, person: str, stall_timeout: float, max_frames: int | None, threads: int | None, backend: str,
-        device: str, serve: bool, host: str, port: int, token: str | None, max_peers: int) -> None:
+        lost_frames: int, person: str, full_body: bool, stall_timeout: float, max_frames: int | None,
+        threads: int | None, backend: str, device: str, serve: bool, host: str, port: int, token: str | None, max_peers: int) -> None:
     """Puppeteer ENGINES (a run or its exported engines; default: the latest run under ./runs)
     with the person in front of --camera N or in --source VIDEO.
 
@@ -158,7 +165,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         if camera is not None and video is not None:
             raise click.UsageError("give --camera N or --source VIDEO, not both")
         config = PipelineConfig(calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout,
-                                person=person)
+                                person=person, full_body=full_body)
         _serve(engines, camera, video, calibration, background, config, threads, backend, device, host, port, token, max_peers)
         return
     if (camera is None) == (video is None):
@@ -184,7 +191,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             _log("warning: this model draws its own background (no plate compositing); --background has no effect")
         config = PipelineConfig(
             calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout, person=person,
-            pace_fps=source.fps if realtime and not source.live else None,
+            full_body=full_body, pace_fps=source.fps if realtime and not source.live else None,
         )
         pipeline = LivePipeline(engine, source, config, stats, plate, log=_log)
         sinks = []
@@ -194,7 +201,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             sinks.append(VideoFileSink(output, source.fps, engine.info.image_size, follow_clock=source.live or realtime))
         width, height = engine.info.image_size
         _log(f"{source.name} -> {width}x{height} {engine.backend} {engine.info.precision} engine"
-             + (f" -> {output}" if output else "") + (" (calibrating live)" if stats is None else ""))
+             + (f" -> {output}" if output else "") + (f" (calibrating live, {_mode(full_body)})" if stats is None else ""))
         try:
             pipeline.run(sinks)
         finally:

@@ -39,6 +39,7 @@ from shared.normalize import NormalizationStats
 from shared.person_lock import LockConfig
 from shared.render import render_label
 from shared.runtime import FrameGenerator
+from shared.skeleton import get_schema
 from shared.tracking import PoseTracker
 
 
@@ -123,6 +124,7 @@ class PipelineConfig:
     stall_timeout: float = 5.0  # ... and before giving up
     retry_interval: float = 0.5  # seconds between attempts to reopen a failing camera
     person: str = "largest"  # which person is locked and followed: largest | left | right
+    full_body: bool = False  # always normalize by the ankles (no upper-body mode for a source without legs)
 
 
 @dataclass
@@ -177,7 +179,9 @@ class LivePipeline:
         self.label_size = tuple(engine.info.image_size)
         # refuses a model for another skeleton; follows one person, whoever else walks in
         self.tracker = PoseTracker(engine.info.schema_tag, self.label_size, person=LockConfig(choose=config.person))
-        self.normalizer = LiveNormalizer(engine.info.norm_stats, calibration, config.calibration_seconds)
+        target = engine.info.norm_stats
+        standing = target.standing_pose(get_schema(engine.info.schema_tag))
+        self.normalizer = LiveNormalizer(target, calibration, config.calibration_seconds, standing, config.full_body)
         self.stats = LiveStats()
         self.feedback = FeedbackGenerator(engine, config.lost_frames, self.stats)
         latest_wins = source.live or config.pace_fps is not None
@@ -238,7 +242,10 @@ class LivePipeline:
         middle = time.perf_counter()
         height, width = frame.image.shape[:2]
         pose = self.tracker.to_label(raw, (width, height), frame.media_time)
+        was_calibrating = self.normalizer.calibrating
         pose = self.normalizer(pose, frame.media_time)
+        if was_calibrating and not self.normalizer.calibrating:
+            self.log(f"calibrated: {self.normalizer.mode} mode")
         label = render_label(pose, self.label_size)
         present = pose.present
         box = face_box(pose, self.label_size, self.engine.info.face_box_size) if present else None

@@ -42,7 +42,7 @@ import numpy as np
 
 from shared.errors import DanceError
 from shared.pose import PoseFrame, PoseSequence
-from shared.skeleton import BODY_SCHEMA
+from shared.skeleton import BODY_SCHEMA, SkeletonSchema
 
 # The body part of both schemas is MediaPipe Pose, so these indices hold for either.
 LEFT_ANKLE = BODY_SCHEMA.index("left_ankle")
@@ -68,11 +68,28 @@ class NormalizationStats:
     height_far: float  # tallest head-to-ankle height near ankle_far
     image_size: tuple[int, int]  # (width, height)
     num_frames: int  # frames that had ankles and a head, i.e. that the stats come from
+    # the median pose's 33 body joints ([x, y], or None where not seen): the target's own standing
+    # legs for upper-body mode (shared/upper_body.py); None in stats made before it was kept
+    standing: list[list[float] | None] | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["image_size"] = list(self.image_size)
+        if self.standing is None:
+            del data["standing"]
         return data
+
+    def standing_pose(self, schema: SkeletonSchema) -> PoseFrame | None:
+        """The standing pose as a frame of `schema` (joints beyond the body invalid), or None."""
+        if self.standing is None:
+            return None
+        pose = PoseFrame.missing(schema)
+        for joint, point in enumerate(self.standing[: schema.num_joints]):
+            if point is not None:
+                pose.keypoints[joint] = point
+                pose.valid[joint] = True
+                pose.confidence[joint] = 1.0
+        return pose
 
     @classmethod
     def from_json(cls, data: dict | str) -> NormalizationStats:
@@ -88,13 +105,16 @@ class NormalizationStats:
             }
             width, height = (int(v) for v in data["image_size"])
             num_frames = int(data["num_frames"])
+            standing = data.get("standing")
+            if standing is not None:
+                standing = [None if p is None else [float(p[0]), float(p[1])] for p in standing]
         except (KeyError, TypeError, ValueError) as err:
             raise DanceError(f"not valid normalization stats ({type(err).__name__}: {err}); recompute them from the video's poses") from None
         if not all(math.isfinite(v) for v in floats.values()) or floats["height_close"] <= 0 or floats["height_far"] <= 0:
             raise DanceError("normalization stats hold non-finite values or non-positive heights; recompute them from the video's poses")
         if width <= 0 or height <= 0:
             raise DanceError(f"normalization stats have a bad image size {width}x{height}; recompute them from the video's poses")
-        return cls(**floats, image_size=(width, height), num_frames=num_frames)
+        return cls(**floats, image_size=(width, height), num_frames=num_frames, standing=standing)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
@@ -169,7 +189,26 @@ def compute_stats(seq: PoseSequence) -> NormalizationStats:
         height_far=_tallest_near(ankle, height, a_far, tol),
         image_size=seq.image_size,
         num_frames=int(usable.sum()),
+        standing=_standing(seq),
     )
+
+
+def _standing(seq: PoseSequence) -> list[list[float] | None]:
+    """Per body joint, the median [x, y] over the frames that see it (None when seen in fewer
+    than half of the frames with a person)."""
+    present = seq.present
+    body = BODY_SCHEMA.num_joints  # the holistic schema's hands stay out: upper-body mode takes them from the source
+    valid = seq.valid[present][:, :body]
+    points = seq.keypoints[present][:, :body].astype(np.float64)
+    out: list[list[float] | None] = []
+    for joint in range(body):
+        seen = valid[:, joint]
+        if seen.mean() < 0.5:
+            out.append(None)
+        else:
+            x, y = np.median(points[seen, joint], axis=0)
+            out.append([round(float(x), 2), round(float(y), 2)])
+    return out
 
 
 class PoseNormalizer:

@@ -91,3 +91,20 @@ def test_real_top_half_of_a_clip_engages_upper_body_mode():
     assert whole_seq.present.sum() >= 15 and not legs_missing(whole_seq)
     assert top_seq.present.sum() >= 15 and legs_missing(top_seq)
     assert upper_body_stats(top_seq).num_frames >= 15
+
+
+def test_the_target_stats_carry_its_standing_pose_through_json(target: PoseSequence):
+    from shared.normalize import NormalizationStats, compute_stats
+    from shared.skeleton import HOLISTIC_SCHEMA
+
+    stats = compute_stats(target)
+    again = NormalizationStats.from_json(stats.to_json())
+    assert again == stats
+    pose = again.standing_pose(HOLISTIC_SCHEMA)
+    expected = standing_pose(target)
+    legs = list(LOWER_BODY)
+    np.testing.assert_allclose(pose.keypoints[legs], expected.keypoints[legs], atol=0.01)
+    assert not pose.valid[target.schema.num_joints :].any()  # hands come from the source
+    old = stats.to_json()
+    del old["standing"]
+    assert NormalizationStats.from_json(old).standing_pose(target.schema) is None  # stats from before: no upper-body mode
