@@ -138,6 +138,7 @@ class Posed:
     present: bool  # a person was found
     calibrating: float | None  # calibration progress in [0, 1] while calibrating, else None
     ready: float  # perf_counter stamp when the label was done (the generator may pick it up later)
+    mode: str | None = None  # "full body" or "upper body" once calibrated
 
 
 @dataclass
@@ -150,6 +151,7 @@ class OutputFrame:
     held: bool  # nobody seen: an earlier output repeated
     present: bool
     calibrating: float | None
+    mode: str | None = None  # the normalization mode once calibrated ("full body" or "upper body"), for the HUD
 
 
 class Sink(Protocol):
@@ -252,7 +254,7 @@ class LivePipeline:
         calibrating = self.normalizer.progress if self.normalizer.calibrating else None
         tensor = label_to_tensor(label)
         end = time.perf_counter()
-        posed = Posed(frame, label, tensor, box, present, calibrating, end)
+        posed = Posed(frame, label, tensor, box, present, calibrating, end, self.normalizer.mode)
         self.stats.stage("pose", middle - start)
         self.stats.stage("label", end - middle)
         self._pose_time.add(end - start)
@@ -332,7 +334,9 @@ class LivePipeline:
         generated = self.feedback(posed.label_tensor, posed.face_box, posed.present)
         self.stats.count("frames_held" if generated.held else "frames_generated")
         start = time.perf_counter()
-        out = OutputFrame(generated.image, posed.frame, posed.label, generated.held, posed.present, posed.calibrating)
+        out = OutputFrame(
+            generated.image, posed.frame, posed.label, generated.held, posed.present, posed.calibrating, posed.mode
+        )
         for sink in sinks:
             sink.write(out, self.stats)
         self.stats.stage("output", time.perf_counter() - start)
