@@ -40,6 +40,7 @@ class LockConfig:
     max_growth: float = 1.5  # per second, |log(size ratio)| the torso size can change (walking at the camera)
     jitter: float = 0.35  # torso heights (and log size) of pose noise allowed on top, between any two frames
     search_after: int = 5  # lost frames before the whole frame is searched again
+    search_every: int = 3  # ... and then every this many frames (a search costs a few MediaPipe passes)
     relock_after: float = 2.0  # seconds lost after which any person found starts a new lock
     max_candidates: int = 3  # people looked for when choosing
 
@@ -154,7 +155,10 @@ class PersonLock:
     @property
     def searching(self) -> bool:
         """True when the next frame should be searched whole (nobody locked, or lost too long)."""
-        return not self.locked or self.lost >= self.config.search_after
+        if not self.locked:
+            return True
+        late = self.lost - self.config.search_after
+        return late >= 0 and late % self.config.search_every == 0
 
     def region(self, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) where MediaPipe looks next; the whole frame while searching."""

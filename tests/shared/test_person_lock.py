@@ -129,6 +129,11 @@ def test_search_region_follows_the_box_then_widens_to_the_frame():
     for t in range(CONFIG.search_after):
         lock.update(nobody(), (t + 1) / FPS)
     assert lock.searching and lock.region((1000, 800)) == (0, 0, 1000, 800)
+    searched = []
+    for t in range(2 * CONFIG.search_every):
+        lock.update(nobody(), (CONFIG.search_after + t + 1) / FPS)
+        searched.append(lock.searching)
+    assert searched.count(True) == 2 and searched[CONFIG.search_every - 1]  # a costly search every few frames only
 
 
 # --- choosing ----------------------------------------------------------------------------------
