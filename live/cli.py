@@ -102,6 +102,11 @@ def _log(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _mode(full_body: bool) -> str:
+    """The normalization mode for the start line."""
+    return "full body" if full_body else "full body, or upper body if no legs are in view"
+
+
 _engines_argument = click.argument("engines", required=False, type=click.Path(path_type=Path))
 _backend_option = click.option("--backend", default="auto", show_default=True,
                                help="auto, torch, onnxruntime, onnxruntime-fp32, onnxruntime-fp16, onnxruntime-int8 or tensorrt.")
@@ -120,6 +125,10 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
 @click.option("--calibration-seconds", default=3.0, show_default=True, type=click.FloatRange(0.1), help="Live calibration length.")
 @click.option("--lost-frames", default=10, show_default=True, type=click.IntRange(0),
               help="Restart from a blank previous frame after the person was lost for more frames than this.")
+@click.option("--person", default="largest", show_default=True, type=click.Choice(["largest", "left", "right"]),
+              help="Which person in view is locked and followed (others are ignored; c in the window chooses again).")
+@click.option("--full-body", is_flag=True,
+              help="Always normalize by the ankles; without it a source whose legs are not in view drives the upper body only.")
 @click.option("--stall-timeout", default=5.0, show_default=True, type=click.FloatRange(0.1),
               help="Give up when the camera delivers nothing for this many seconds.")
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after this many source frames (files only).")
@@ -139,13 +148,14 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
               help="--virtual-camera: frame size (the output is letterboxed into it).")
 def run(engines: Path | None, camera: int | None, video: Path | None, output: Path | None, window: bool | None,
         realtime: bool, background: Path | None, calibration: Path | None, calibration_seconds: float,
-        lost_frames: int, stall_timeout: float, max_frames: int | None, threads: int | None, backend: str, device: str,
-        serve: bool, host: str, port: int, token: str | None, max_peers: int, virtual_camera: str | None,
-        virtual_size: tuple[int, int]) -> None:
+        lost_frames: int, person: str, full_body: bool, stall_timeout: float, max_frames: int | None,
+        threads: int | None, backend: str, device: str, serve: bool, host: str, port: int, token: str | None, max_peers: int,
+        virtual_camera: str | None, virtual_size: tuple[int, int]) -> None:
     """Puppeteer ENGINES (a run or its exported engines; default: the latest run under ./runs)
     with the person in front of --camera N or in --source VIDEO.
 
-    Window keys: v switches the view (output | source, stick figure, output), c recalibrates, q quits.
+    Window keys: v switches the view (output | source, stick figure, output), c chooses the person
+    again and recalibrates, q quits.
 
     With --serve, a web page at http://HOST:PORT/ shows it instead: as a viewer (the server's
     --camera or --source, looped) or as a mirror (the browser's own camera; no source needed).
@@ -167,7 +177,8 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             raise click.UsageError("give --camera N or --source VIDEO, not both")
         if virtual_camera is not None and camera is None and video is None:
             raise click.UsageError("--serve --virtual-camera shows the server's own source: give --camera N or --source VIDEO")
-        config = PipelineConfig(calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout)
+        config = PipelineConfig(calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout,
+                                person=person, full_body=full_body)
         virtual = None if virtual_camera is None else VirtualCameraConfig(virtual_size, device=virtual_camera or None)
         _serve(engines, camera, video, calibration, background, config, threads, backend, device, host, port, token,
                max_peers, virtual)
@@ -198,8 +209,8 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         if plate is not None and not engine.info.composite:
             _log("warning: this model draws its own background (no plate compositing); --background has no effect")
         config = PipelineConfig(
-            calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout,
-            pace_fps=source.fps if realtime and not source.live else None,
+            calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout, person=person,
+            full_body=full_body, pace_fps=source.fps if realtime and not source.live else None,
         )
         pipeline = LivePipeline(engine, source, config, stats, plate, log=_log)
         if window:
@@ -211,7 +222,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         _log(f"{source.name} -> {width}x{height} {engine.backend} {engine.info.precision} engine"
              + (f" -> {output}" if output else "")
              + (f" -> virtual camera {virtual.device} at {virtual_size[0]}x{virtual_size[1]}" if virtual else "")
-             + (" (calibrating live)" if stats is None else ""))
+             + (f" (calibrating live, {_mode(full_body)})" if stats is None else ""))
         ran = True
         try:
             pipeline.run(sinks)

@@ -37,8 +37,10 @@ from shared.facebox import FaceBox, face_box
 from shared.exemplar import conditioner_for
 from shared.feedback import DEFAULT_LOST_FRAMES, FeedbackGenerator
 from shared.normalize import NormalizationStats
+from shared.person_lock import LockConfig
 from shared.render import render_label
 from shared.runtime import FrameGenerator
+from shared.skeleton import get_schema
 from shared.tracking import PoseTracker
 
 
@@ -122,6 +124,8 @@ class PipelineConfig:
     stall_warning: float = 1.0  # seconds without a frame from a live source before saying so
     stall_timeout: float = 5.0  # ... and before giving up
     retry_interval: float = 0.5  # seconds between attempts to reopen a failing camera
+    person: str = "largest"  # which person is locked and followed: largest | left | right
+    full_body: bool = False  # always normalize by the ankles (no upper-body mode for a source without legs)
 
 
 @dataclass
@@ -135,6 +139,7 @@ class Posed:
     present: bool  # a person was found
     calibrating: float | None  # calibration progress in [0, 1] while calibrating, else None
     ready: float  # perf_counter stamp when the label was done (the generator may pick it up later)
+    mode: str | None = None  # "full body" or "upper body" once calibrated
 
 
 @dataclass
@@ -147,6 +152,7 @@ class OutputFrame:
     held: bool  # nobody seen: an earlier output repeated
     present: bool
     calibrating: float | None
+    mode: str | None = None  # the normalization mode once calibrated ("full body" or "upper body"), for the HUD
 
 
 class Sink(Protocol):
@@ -174,8 +180,11 @@ class LivePipeline:
         self.background = background
         self.log = log
         self.label_size = tuple(engine.info.image_size)
-        self.tracker = PoseTracker(engine.info.schema_tag, self.label_size)  # refuses a model for another skeleton
-        self.normalizer = LiveNormalizer(engine.info.norm_stats, calibration, config.calibration_seconds)
+        # refuses a model for another skeleton; follows one person, whoever else walks in
+        self.tracker = PoseTracker(engine.info.schema_tag, self.label_size, person=LockConfig(choose=config.person))
+        target = engine.info.norm_stats
+        standing = target.standing_pose(get_schema(engine.info.schema_tag))
+        self.normalizer = LiveNormalizer(target, calibration, config.calibration_seconds, standing, config.full_body)
         self.stats = LiveStats()
         self.feedback = FeedbackGenerator(engine, config.lost_frames, self.stats)
         self.conditioner = conditioner_for(engine.info.exemplars)  # pose thread only
@@ -197,7 +206,7 @@ class LivePipeline:
         self.posed.close()
 
     def recalibrate(self) -> None:
-        """Learn the source's stats again from the coming frames (the window's `c` key)."""
+        """Choose the person again and learn their stats from the coming frames (the window's `c` key)."""
         self._recalibrate.set()
 
     # --- pose thread ---------------------------------------------------------------------------
@@ -230,20 +239,24 @@ class LivePipeline:
         if self._recalibrate.is_set():
             self._recalibrate.clear()
             self.normalizer.recalibrate()
+            self.tracker.rechoose()
         start = time.perf_counter()
         self.stats.stage("wait", start - frame.captured)  # captured -> pose started
-        raw = self.tracker.estimate(frame.image)
+        raw = self.tracker.estimate(frame.image, frame.media_time)
         middle = time.perf_counter()
         height, width = frame.image.shape[:2]
         pose = self.tracker.to_label(raw, (width, height), frame.media_time)
+        was_calibrating = self.normalizer.calibrating
         pose = self.normalizer(pose, frame.media_time)
+        if was_calibrating and not self.normalizer.calibrating:
+            self.log(f"calibrated: {self.normalizer.mode} mode")
         label = render_label(pose, self.label_size)
         present = pose.present
         box = face_box(pose, self.label_size, self.engine.info.face_box_size) if present else None
         calibrating = self.normalizer.progress if self.normalizer.calibrating else None
         tensor = self.conditioner(pose, label)
         end = time.perf_counter()
-        posed = Posed(frame, label, tensor, box, present, calibrating, end)
+        posed = Posed(frame, label, tensor, box, present, calibrating, end, self.normalizer.mode)
         self.stats.stage("pose", middle - start)
         self.stats.stage("label", end - middle)
         self._pose_time.add(end - start)
@@ -323,7 +336,9 @@ class LivePipeline:
         generated = self.feedback(posed.label_tensor, posed.face_box, posed.present)
         self.stats.count("frames_held" if generated.held else "frames_generated")
         start = time.perf_counter()
-        out = OutputFrame(generated.image, posed.frame, posed.label, generated.held, posed.present, posed.calibrating)
+        out = OutputFrame(
+            generated.image, posed.frame, posed.label, generated.held, posed.present, posed.calibrating, posed.mode
+        )
         for sink in sinks:
             sink.write(out, self.stats)
         self.stats.stage("output", time.perf_counter() - start)

@@ -164,7 +164,9 @@ def draw_hud(canvas: np.ndarray, lines: list[str], out: OutputFrame) -> None:
               scale * 1.3, _YELLOW)
     elif not out.present:
         _text(canvas, "nobody in view", (10, bottom - 2 * step), scale * 1.3, _YELLOW)
-    _text(canvas, "v: view   c: recalibrate   q/Esc: quit", (10, bottom), scale, _GREY)
+    if out.mode is not None:
+        _text(canvas, out.mode, (10, bottom - step), scale, _WHITE)
+    _text(canvas, "v: view   c: choose person + recalibrate   q/Esc: quit", (10, bottom), scale, _GREY)
 
 
 class WindowSink:

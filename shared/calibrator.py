@@ -3,7 +3,9 @@
 Global pose normalization needs the source dancer's floor lines and body heights, measured in the
 same pixel frame as the target's (the model's label frame). Live, they are gathered from the first
 few seconds of poses, while the output shows the un-normalized pose; a person who is not fully in
-view then keeps it calibrating until they are. In shared/ because the trainer's eval calibrates a
+view then keeps it calibrating until they are, unless upper-body mode is allowed: a source whose
+legs are missing for the whole window (a desk webcam) is then measured by shoulders and head
+(shared/upper_body.py) and drives the target's upper body over its own standing legs. In shared/ because the trainer's eval calibrates a
 source video with the same rules as live.
 """
 
@@ -14,8 +16,10 @@ from collections import deque
 from shared.errors import DanceError
 from shared.normalize import NormalizationStats, PoseNormalizer, compute_stats
 from shared.pose import PoseFrame, PoseSequence
+from shared.upper_body import UpperBodyNormalizer, UpperBodyStats, legs_missing, upper_body_stats
 
 DEFAULT_SECONDS = 3.0
+FLOOR_JUMP_SECONDS = 1.0  # feet outside the target's floor band this long: the source's floor moved, recalibrate
 
 
 class Calibrator:
@@ -25,11 +29,12 @@ class Calibrator:
     going over a sliding window of the last `seconds` until they can.
     """
 
-    def __init__(self, label_size: tuple[int, int], seconds: float = DEFAULT_SECONDS) -> None:
+    def __init__(self, label_size: tuple[int, int], seconds: float = DEFAULT_SECONDS, upper_body: bool = False) -> None:
         if seconds <= 0:
             raise DanceError(f"calibration needs a positive duration, got {seconds:g} s")
         self.label_size = (int(label_size[0]), int(label_size[1]))
         self.seconds = seconds
+        self.upper_body = upper_body  # a window without legs gives UpperBodyStats instead of waiting
         self._poses: deque[tuple[float, PoseFrame]] = deque()
         self._start: float | None = None
         self._elapsed = 0.0
@@ -39,15 +44,21 @@ class Calibrator:
         """Fraction of the calibration time gathered so far (stays near 1 while waiting for a full view)."""
         return min(self._elapsed / self.seconds, 1.0)
 
-    def _stats(self) -> NormalizationStats | None:
+    def _stats(self) -> NormalizationStats | UpperBodyStats | None:
         frames = [pose for _, pose in self._poses]
         seq = PoseSequence.from_frames(frames, self.label_size, 30.0, frames[0].schema)
         try:
             return compute_stats(seq)
         except DanceError:
-            return None
+            pass
+        if self.upper_body and legs_missing(seq):
+            try:
+                return upper_body_stats(seq)
+            except DanceError:
+                return None
+        return None
 
-    def add(self, pose: PoseFrame, media_time: float) -> NormalizationStats | None:
+    def add(self, pose: PoseFrame, media_time: float) -> NormalizationStats | UpperBodyStats | None:
         """Feed one frame's pose; returns the stats once the calibration time has passed."""
         if self._start is None:
             self._start = media_time
@@ -61,7 +72,7 @@ class Calibrator:
         self._poses.append((media_time, pose))
         return None
 
-    def finish(self) -> NormalizationStats:
+    def finish(self) -> NormalizationStats | UpperBodyStats:
         """The stats from everything gathered (a video shorter than the calibration time)."""
         stats = self._stats() if self._poses else None
         if stats is None:
@@ -73,16 +84,27 @@ class Calibrator:
 
 
 class LiveNormalizer:
-    """Normalizes each label-frame pose onto the target; calibrates first when it has no source stats."""
+    """Normalizes each label-frame pose onto the target; calibrates first when it has no source stats.
+
+    With the target's standing pose (`target_pose`) and not `full_body`, a source calibrated
+    without legs switches to upper-body mode."""
 
     def __init__(
-        self, target: NormalizationStats, source: NormalizationStats | None = None, seconds: float = DEFAULT_SECONDS,
+        self,
+        target: NormalizationStats,
+        source: NormalizationStats | None = None,
+        seconds: float = DEFAULT_SECONDS,
+        target_pose: PoseFrame | None = None,
+        full_body: bool = False,
     ) -> None:
         self.target = target
         self.seconds = seconds
-        self.source: NormalizationStats | None = None
-        self._normalizer: PoseNormalizer | None = None
+        self.target_pose = target_pose
+        self.upper_body_allowed = target_pose is not None and not full_body
+        self.source: NormalizationStats | UpperBodyStats | None = None
+        self._normalizer: PoseNormalizer | UpperBodyNormalizer | None = None
         self._calibrator: Calibrator | None = None
+        self._off_floor_since: float | None = None
         if source is None:
             self.recalibrate()
         else:
@@ -96,15 +118,28 @@ class LiveNormalizer:
     def progress(self) -> float:
         return 1.0 if self._calibrator is None else self._calibrator.progress
 
-    def use(self, source: NormalizationStats) -> None:
+    @property
+    def mode(self) -> str | None:
+        """"full body" or "upper body" once calibrated (for the start line and the HUD), else None."""
+        if self._normalizer is None:
+            return None
+        return "upper body" if isinstance(self._normalizer, UpperBodyNormalizer) else "full body"
+
+    def use(self, source: NormalizationStats | UpperBodyStats) -> None:
         self.source = source
-        self._normalizer = PoseNormalizer(source, self.target)  # refuses stats for another label size
+        if isinstance(source, UpperBodyStats):
+            if self.target_pose is None:
+                raise DanceError("upper-body calibration needs the target's standing pose")
+            self._normalizer = UpperBodyNormalizer(source, self.target_pose)
+        else:
+            self._normalizer = PoseNormalizer(source, self.target)  # refuses stats for another label size
         self._calibrator = None
 
     def recalibrate(self) -> None:
         """Forget the source stats and learn them again from the coming frames."""
         self._normalizer = None
-        self._calibrator = Calibrator(self.target.image_size, self.seconds)
+        self._off_floor_since = None
+        self._calibrator = Calibrator(self.target.image_size, self.seconds, upper_body=self.upper_body_allowed)
 
     def __call__(self, pose: PoseFrame, media_time: float) -> PoseFrame:
         if self._calibrator is not None:
@@ -113,4 +148,16 @@ class LiveNormalizer:
                 self.use(stats)
         if self._normalizer is None:
             return pose  # un-normalized while calibrating
-        return self._normalizer(pose)
+        out = self._normalizer(pose)
+        if isinstance(self._normalizer, PoseNormalizer) and self._floor_jumped(self._normalizer.clamped, media_time):
+            self.recalibrate()
+        return out
+
+    def _floor_jumped(self, clamped: bool, media_time: float) -> bool:
+        """True once the feet were held in the floor band for FLOOR_JUMP_SECONDS on end."""
+        if not clamped:
+            self._off_floor_since = None
+            return False
+        if self._off_floor_since is None:
+            self._off_floor_since = media_time
+        return media_time - self._off_floor_since >= FLOOR_JUMP_SECONDS

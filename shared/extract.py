@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from shared.person_lock import LockConfig, LockedEstimator
 from shared.pose import PoseFrame, PoseSequence
 from shared.quiet import native_stderr_silenced
 from shared.skeleton import BODY_SCHEMA, HOLISTIC_SCHEMA, POSE_LANDMARK_NAMES, SkeletonSchema
@@ -33,6 +35,7 @@ class EstimatorConfig:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     segmentation: bool = False  # also return MediaPipe Pose's person mask (a free by-product of the pose pass)
+    static: bool = False  # detect afresh in every frame (no tracking): finding the people in one frame
 
     @property
     def schema(self) -> SkeletonSchema:
@@ -56,7 +59,7 @@ class PoseEstimator:
             import mediapipe as mp
 
         options = dict(
-            static_image_mode=False,
+            static_image_mode=self.config.static,
             model_complexity=MODEL_COMPLEXITY,
             smooth_landmarks=True,
             min_detection_confidence=self.config.min_detection_confidence,
@@ -133,17 +136,50 @@ def extract_poses(
     With `on_mask`, segmentation is switched on and each frame's person mask is handed to it with the
     frame index (so a caller can store masks without holding a whole video's worth in memory).
     """
+    return _extract(video, config, max_frames, progress, on_mask, lock=None)[0]
+
+
+def extract_person_poses(
+    video: str | Path,
+    config: EstimatorConfig | None = None,
+    lock: LockConfig | None = None,
+    progress: bool = True,
+    on_mask: Callable[[int, np.ndarray], None] | None = None,
+) -> tuple[PoseSequence, int]:
+    """`extract_poses` for one locked person (shared/person_lock.py), so a bystander is never
+    taken for them; also returns how many frames showed only someone else (those are missing)."""
+    return _extract(video, config, None, progress, on_mask, lock=lock or LockConfig())
+
+
+def _extract(
+    video: str | Path,
+    config: EstimatorConfig | None,
+    max_frames: int | None,
+    progress: bool,
+    on_mask: Callable[[int, np.ndarray], None] | None,
+    lock: LockConfig | None,
+) -> tuple[PoseSequence, int]:
     info = probe_video(video)
     config = config or EstimatorConfig()
     if on_mask is not None:
         config = replace(config, segmentation=True)
     total = min(info.frame_count, max_frames) if max_frames else info.frame_count
     frames: list[PoseFrame] = []
-    with PoseEstimator(config) as estimator:
+    with ExitStack() as stack:
+        estimator = stack.enter_context(PoseEstimator(config))
+        locked = None
+        if lock is not None:
+            detector = stack.enter_context(PoseEstimator(replace(config, static=True, segmentation=False)))
+            # MediaPipe's mask smoothing needs one frame size: grey out around the person, not crop
+            locked = LockedEstimator(estimator, detector, config.schema, lock, crop=not config.segmentation)
         decoded = read_frames(video, max_frames)
         for index, rgb in enumerate(tqdm(decoded, total=total or None, desc="poses", unit="frame", disable=not progress)):
-            pose, mask = estimator.estimate(rgb)
+            if locked is None:
+                pose, mask = estimator.estimate(rgb)
+            else:
+                pose, mask = locked.estimate(rgb, index / info.fps)
             frames.append(pose)
             if on_mask is not None and mask is not None:
                 on_mask(index, mask)
-    return PoseSequence.from_frames(frames, info.size, info.fps, config.schema)
+    others_only = 0 if locked is None else locked.others_only
+    return PoseSequence.from_frames(frames, info.size, info.fps, config.schema), others_only

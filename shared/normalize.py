@@ -21,6 +21,11 @@ filmed at a single depth (s_max == s_far) has no range to interpolate: it gets p
 and b = t_far - s_far, i.e. its floor line moves onto the target's far line and its own vertical
 motion (jumps) is kept.
 
+Floor sanity: the normalized lower ankle never leaves the target's floor band [t_far, t_max] by
+more than the band's own width (at least `MIN_FLOOR_SLACK` of the target's height, so a jump
+still shows); a frame that would is shifted back to the band's edge and flagged `clamped`, so a
+caller can tell that the source's floor estimate no longer fits (LiveNormalizer recalibrates).
+
 Source and target must be in the same pixel frame (same image size, e.g. both already mapped to
 the label resolution with `PoseSequence.transformed`): the offsets are in pixels and the scale is
 taken about the image's centre column. `PoseNormalizer` refuses stats from different sizes.
@@ -37,7 +42,7 @@ import numpy as np
 
 from shared.errors import DanceError
 from shared.pose import PoseFrame, PoseSequence
-from shared.skeleton import BODY_SCHEMA
+from shared.skeleton import BODY_SCHEMA, SkeletonSchema
 
 # The body part of both schemas is MediaPipe Pose, so these indices hold for either.
 LEFT_ANKLE = BODY_SCHEMA.index("left_ankle")
@@ -49,6 +54,7 @@ MIN_STATS_FRAMES = 2  # frames with ankles and a head needed to describe a video
 FAR_WINDOW = 0.5  # far line: 0 < med - a < FAR_WINDOW * (max - med)
 HEIGHT_WINDOW = 0.05  # heights are taken within this fraction of (max - far) of a floor line
 _EPS = 1e-6  # pixels: a depth range below this is treated as zero
+MIN_FLOOR_SLACK = 0.35  # of the target's far height: the least the feet may leave its floor band by (a jump)
 
 
 @dataclass
@@ -62,11 +68,28 @@ class NormalizationStats:
     height_far: float  # tallest head-to-ankle height near ankle_far
     image_size: tuple[int, int]  # (width, height)
     num_frames: int  # frames that had ankles and a head, i.e. that the stats come from
+    # the median pose's 33 body joints ([x, y], or None where not seen): the target's own standing
+    # legs for upper-body mode (shared/upper_body.py); None in stats made before it was kept
+    standing: list[list[float] | None] | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["image_size"] = list(self.image_size)
+        if self.standing is None:
+            del data["standing"]
         return data
+
+    def standing_pose(self, schema: SkeletonSchema) -> PoseFrame | None:
+        """The standing pose as a frame of `schema` (joints beyond the body invalid), or None."""
+        if self.standing is None:
+            return None
+        pose = PoseFrame.missing(schema)
+        for joint, point in enumerate(self.standing[: schema.num_joints]):
+            if point is not None:
+                pose.keypoints[joint] = point
+                pose.valid[joint] = True
+                pose.confidence[joint] = 1.0
+        return pose
 
     @classmethod
     def from_json(cls, data: dict | str) -> NormalizationStats:
@@ -82,13 +105,16 @@ class NormalizationStats:
             }
             width, height = (int(v) for v in data["image_size"])
             num_frames = int(data["num_frames"])
+            standing = data.get("standing")
+            if standing is not None:
+                standing = [None if p is None else [float(p[0]), float(p[1])] for p in standing]
         except (KeyError, TypeError, ValueError) as err:
             raise DanceError(f"not valid normalization stats ({type(err).__name__}: {err}); recompute them from the video's poses") from None
         if not all(math.isfinite(v) for v in floats.values()) or floats["height_close"] <= 0 or floats["height_far"] <= 0:
             raise DanceError("normalization stats hold non-finite values or non-positive heights; recompute them from the video's poses")
         if width <= 0 or height <= 0:
             raise DanceError(f"normalization stats have a bad image size {width}x{height}; recompute them from the video's poses")
-        return cls(**floats, image_size=(width, height), num_frames=num_frames)
+        return cls(**floats, image_size=(width, height), num_frames=num_frames, standing=standing)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
@@ -163,7 +189,26 @@ def compute_stats(seq: PoseSequence) -> NormalizationStats:
         height_far=_tallest_near(ankle, height, a_far, tol),
         image_size=seq.image_size,
         num_frames=int(usable.sum()),
+        standing=_standing(seq),
     )
+
+
+def _standing(seq: PoseSequence) -> list[list[float] | None]:
+    """Per body joint, the median [x, y] over the frames that see it (None when seen in fewer
+    than half of the frames with a person)."""
+    present = seq.present
+    body = BODY_SCHEMA.num_joints  # the holistic schema's hands stay out: upper-body mode takes them from the source
+    valid = seq.valid[present][:, :body]
+    points = seq.keypoints[present][:, :body].astype(np.float64)
+    out: list[list[float] | None] = []
+    for joint in range(body):
+        seen = valid[:, joint]
+        if seen.mean() < 0.5:
+            out.append(None)
+        else:
+            x, y = np.median(points[seen, joint], axis=0)
+            out.append([round(float(x), 2), round(float(y), 2)])
+    return out
 
 
 class PoseNormalizer:
@@ -182,6 +227,9 @@ class PoseNormalizer:
         self._cx = source.image_size[0] / 2.0
         self._scale_close = target.height_close / source.height_close
         self._scale_far = target.height_far / source.height_far
+        slack = max(target.ankle_max - target.ankle_far, MIN_FLOOR_SLACK * target.height_far)
+        self.floor_band = (target.ankle_far - slack, target.ankle_max + slack)  # where normalized feet may be
+        self.clamped = False  # the last frame's feet had to be moved back into the band
         self.reset()
 
     def reset(self) -> None:
@@ -209,6 +257,13 @@ class PoseNormalizer:
             self._update(a)
         moved = frame.keypoints.astype(np.float64) * self._scale + self._offset
         moved[~frame.valid] = np.nan
+        self.clamped = False
+        if math.isfinite(a):
+            feet = self._scale * a + self._offset[1]
+            inside = min(max(feet, self.floor_band[0]), self.floor_band[1])
+            if inside != feet:
+                moved[:, 1] += inside - feet
+                self.clamped = True
         return PoseFrame(moved.astype(np.float32), frame.confidence.copy(), frame.valid.copy(), frame.schema_tag)
 
 

@@ -3,8 +3,9 @@
 In shared/ because live runs it on every camera frame and the trainer's eval must run a source
 video through exactly the same steps.
 
-MediaPipe runs on the full camera frame (in tracking mode, so it follows the person from frame to
-frame); the keypoints are then mapped into the label frame (the camera frame letterboxed to the
+MediaPipe runs on a region around the locked person (shared/person_lock.py: one person is chosen
+and followed, a bystander or an identity switch reads as nobody), in tracking mode, so it follows
+the person from frame to frame; the keypoints are then mapped into the label frame (the camera frame letterboxed to the
 model's aspect, exactly as `full_frame_window` crops it) and smoothed with the One Euro filter.
 Smoothing happens in label pixels, so the filter's speed threshold can be set for the label size
 (an affine map before or after the filter is the same thing once beta is scaled to match).
@@ -12,11 +13,14 @@ Smoothing happens in label pixels, so the filter's speed threshold can be set fo
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from shared.errors import DanceError
 from shared.extract import EstimatorConfig, PoseEstimator
 from shared.framing import CropWindow, full_frame_window
+from shared.person_lock import LockConfig, LockedEstimator
 from shared.pose import PoseFrame, PoseSequence
 from shared.skeleton import SCHEMAS
 from shared.smoothing import OneEuroPoseFilter
@@ -26,6 +30,7 @@ from shared.smoothing import OneEuroPoseFilter
 ONE_EURO_REFERENCE_SIDE = 512
 ONE_EURO_BETA = 0.05
 ONE_EURO_MIN_CUTOFF = 1.0
+NOMINAL_FPS = 30.0  # the frame interval assumed when a caller gives no media time
 
 
 def estimator_config(schema_tag: str) -> EstimatorConfig:
@@ -44,9 +49,19 @@ def estimator_config(schema_tag: str) -> EstimatorConfig:
 class PoseTracker:
     """One stream's pose estimator, letterbox mapping and One Euro filter (call `reset` on a cut)."""
 
-    def __init__(self, schema_tag: str, label_size: tuple[int, int], min_cutoff: float = ONE_EURO_MIN_CUTOFF) -> None:
+    def __init__(
+        self,
+        schema_tag: str,
+        label_size: tuple[int, int],
+        min_cutoff: float = ONE_EURO_MIN_CUTOFF,
+        person: LockConfig | None = None,
+    ) -> None:
         self.label_size = (int(label_size[0]), int(label_size[1]))
-        self.estimator = PoseEstimator(estimator_config(schema_tag))
+        config = estimator_config(schema_tag)
+        self.estimator = PoseEstimator(config)
+        self.detector = PoseEstimator(replace(config, static=True))
+        self.locked = LockedEstimator(self.estimator, self.detector, config.schema, person)
+        self._frames = 0
         beta = ONE_EURO_BETA * ONE_EURO_REFERENCE_SIDE / min(self.label_size)
         self.filter = OneEuroPoseFilter(min_cutoff=min_cutoff, beta=beta)
         self._windows: dict[tuple[int, int], CropWindow] = {}
@@ -61,9 +76,20 @@ class PoseTracker:
             self._windows[frame_size] = full_frame_window(frame_size, self.label_size)
         return self._windows[frame_size]
 
-    def estimate(self, image: np.ndarray) -> PoseFrame:
-        """MediaPipe on the camera frame; the pose is in the frame's pixels."""
-        return self.estimator(image)
+    @property
+    def lock(self):  # noqa: ANN201 - PersonLock
+        return self.locked.lock
+
+    def estimate(self, image: np.ndarray, media_time: float | None = None) -> PoseFrame:
+        """The locked person's pose in the camera frame's pixels (missing for nobody or someone else)."""
+        if media_time is None:
+            media_time = self._frames / NOMINAL_FPS
+        self._frames += 1
+        return self.locked.estimate(image, media_time)[0]
+
+    def rechoose(self) -> None:
+        """Choose the person again (the `c` key: someone else is dancing now)."""
+        self.locked.rechoose()
 
     def to_label(self, pose: PoseFrame, frame_size: tuple[int, int], media_time: float) -> PoseFrame:
         """The pose mapped into the label frame and smoothed; a frame without a person stays empty."""
@@ -73,11 +99,13 @@ class PoseTracker:
 
     def __call__(self, image: np.ndarray, media_time: float) -> PoseFrame:
         height, width = image.shape[:2]
-        return self.to_label(self.estimate(image), (width, height), media_time)
+        return self.to_label(self.estimate(image, media_time), (width, height), media_time)
 
     def reset(self) -> None:
         self.estimator.reset()
+        self.locked.rechoose()
         self.filter.reset()
 
     def close(self) -> None:
         self.estimator.close()
+        self.detector.close()

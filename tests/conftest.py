@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 POSE2SIM = "pose2sim==0.10.49"
-CLIP_IN_WHEEL = "Pose2Sim/Demo_SinglePerson/videos/{name}.mp4"
+CLIP_IN_WHEEL = "Pose2Sim/Demo_{demo}/videos/{name}.mp4"
 
 
 def test_cache_dir() -> Path:
@@ -23,13 +23,15 @@ def test_cache_dir() -> Path:
 test_cache_dir.__test__ = False  # a helper, not a test
 
 
-def fetch_pose2sim_clip(name: str = "cam01") -> Path:
+def fetch_pose2sim_clip(name: str = "cam01", demo: str = "SinglePerson") -> Path:
     """A real person filmed full-body (60 fps, 100 frames), from the Pose2Sim wheel on PyPI.
 
     Third-party media is never committed: the wheel is downloaded once into the test cache.
+    `demo="MultiPerson"` gives the demo where a second person crosses the view.
     """
     cache = test_cache_dir()
-    clip = cache / f"pose2sim-{name}.mp4"
+    prefix = "pose2sim" if demo == "SinglePerson" else f"pose2sim-{demo.lower()}"
+    clip = cache / f"{prefix}-{name}.mp4"
     if clip.exists():
         return clip
     wheels = sorted(cache.glob("pose2sim-0.10.49-*.whl"))
@@ -41,7 +43,7 @@ def fetch_pose2sim_clip(name: str = "cam01") -> Path:
             pytest.fail(f"could not download {POSE2SIM} for real test footage: {done.stderr.strip()[-500:]}")
     with zipfile.ZipFile(wheels[0]) as wheel:
         partial = clip.with_suffix(".partial")
-        partial.write_bytes(wheel.read(CLIP_IN_WHEEL.format(name=name)))
+        partial.write_bytes(wheel.read(CLIP_IN_WHEEL.format(demo=demo, name=name)))
         partial.replace(clip)
     return clip
 
@@ -49,6 +51,11 @@ def fetch_pose2sim_clip(name: str = "cam01") -> Path:
 @pytest.fixture(scope="session")
 def real_clip() -> Path:
     return fetch_pose2sim_clip("cam01")
+
+
+def fetch_multi_person_clip(name: str = "cam01") -> Path:
+    """Real footage where a second person crosses the view (Pose2Sim's Demo_MultiPerson)."""
+    return fetch_pose2sim_clip(name, demo="MultiPerson")
 
 
 @pytest.fixture(scope="session")

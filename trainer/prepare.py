@@ -1,6 +1,7 @@
 """`dance-train prepare`: a target video in, a training dataset (see trainer/dataset.py) out.
 
-video -> MediaPipe poses -> 7-frame median smoothing -> one crop window around the person ->
+video -> MediaPipe poses of one locked person (a bystander is never taken for the target) ->
+7-frame median smoothing -> one crop window around the person's whole-video extent ->
 cropped frames + person masks + rendered labels + face boxes + normalization stats + the
 background plate + a contact sheet.
 
@@ -21,10 +22,11 @@ import numpy as np
 from tqdm import tqdm
 
 from shared.errors import DanceError
-from shared.extract import EstimatorConfig, extract_poses
+from shared.extract import EstimatorConfig, extract_person_poses
 from shared.facebox import face_boxes
 from shared.framing import person_window
 from shared.normalize import compute_stats
+from shared.pose import PoseSequence
 from shared.render import contact_sheet, overlay, render_label
 from shared.smoothing import median_smooth
 from shared.video import probe_video, read_frames
@@ -32,6 +34,7 @@ from trainer.dataset import DATASET_FORMAT_VERSION, MANIFEST_NAME, DatasetManife
 from trainer.plate import STATIC_RESIDUAL_LIMIT, estimate_plate
 
 MASK_WORK_SIDE = 512  # person masks are kept at most this large until the crop is known
+MIN_HEIGHT_SHARE = 0.5  # a person shorter than this share of the frame height is too small to learn
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,11 @@ def _build(
         if index < len(full_masks):
             full_masks[index] = (cv2.resize(mask, mask_size, interpolation=cv2.INTER_AREA) * 255).round().astype(np.uint8)
 
-    raw = extract_poses(video, EstimatorConfig(holistic=config.holistic), progress=progress, on_mask=keep_mask)
+    raw, others_only = extract_person_poses(
+        video, EstimatorConfig(holistic=config.holistic), progress=progress, on_mask=keep_mask
+    )
+    if others_only:
+        tqdm.write(f"{others_only} of {len(raw)} frames showed only someone other than the target person and were dropped")
     found = int(raw.present.sum())
     if found < config.min_person_fraction * len(raw):
         raise DanceError(f"{video}: a person was found in only {found} of {len(raw)} frames; a target video must show one person")
@@ -116,6 +123,7 @@ def _build(
     window = person_window(raw, config.size)
     raw_poses = window.map_poses(raw, config.size)
     poses = median_smooth(raw_poses, config.smooth_window) if config.smooth_window > 1 else raw_poses
+    tqdm.write(framing_report(person_height(poses), config.size))
     raw_poses.save(folder / "poses_raw.npz")
     poses.save(folder / "poses.npz")
 
@@ -167,6 +175,27 @@ def _build(
         plate_residual=plate.residual,
         plate_filled=plate.filled,
         static_background=plate.static,
+    )
+
+
+def person_height(poses: PoseSequence) -> float:
+    """Median height (px) of the person's landmarks (eyes to heels) over the frames that show them."""
+    present = poses.present
+    if not present.any():
+        return 0.0
+    y = np.where(poses.valid[present], poses.keypoints[present][..., 1], np.nan)
+    return float(np.median(np.nanmax(y, axis=1) - np.nanmin(y, axis=1)))
+
+
+def framing_report(height_px: float, size: tuple[int, int]) -> str:
+    """How tall the person is in the prepared frames, and a clear warning when too small to learn."""
+    share = height_px / size[1]
+    line = f"person height in the prepared {size[0]}x{size[1]} frames: {height_px:.0f} px ({100 * share:.0f}% of the height)"
+    if share >= MIN_HEIGHT_SHARE:
+        return line
+    return (
+        f"warning: {line}, under {100 * MIN_HEIGHT_SHARE:.0f}%: too small to learn; "
+        "crop the video tighter around the person or give a larger --size"
     )
 
 

@@ -17,12 +17,13 @@ from live.stats import LiveStats
 from shared.errors import DanceError
 
 
-def _out(calibrating: float | None = None, present: bool = True) -> OutputFrame:
+def _out(calibrating: float | None = None, present: bool = True, mode: str | None = None) -> OutputFrame:
     camera = np.zeros((480, 640, 3), np.uint8)
     camera[:, :320] = 255  # left half white
     image = np.full((256, 256, 3), 90, np.uint8)
     label = np.zeros((256, 256, 3), np.uint8)
-    return OutputFrame(image, Frame(camera, 0, 0.0, 0.0), label, held=False, present=present, calibrating=calibrating)
+    return OutputFrame(image, Frame(camera, 0, 0.0, 0.0), label, held=False, present=present, calibrating=calibrating,
+                       mode=mode)
 
 
 @pytest.fixture
@@ -69,6 +70,16 @@ def test_hud_marks_calibration_and_an_empty_room(gui: dict) -> None:
     plain, calibrating, empty = (frame[300:470] for frame in gui["frames"])
     assert not np.array_equal(plain, calibrating) and not np.array_equal(plain, empty)
     assert not np.array_equal(calibrating, empty)
+
+
+def test_hud_says_the_normalization_mode(gui: dict) -> None:
+    window = WindowSink(lambda: None, lambda: None)
+    stats = LiveStats()
+    for mode in ("full body", "upper body", "upper body"):
+        window.write(_out(mode=mode), stats)
+    full, upper, again = (frame[380:500] for frame in gui["frames"])
+    assert not np.array_equal(full, upper)  # the two modes are written differently
+    assert np.array_equal(upper, again)
 
 
 def test_no_display_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

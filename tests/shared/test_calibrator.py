@@ -52,3 +52,45 @@ def test_live_normalizer_passes_poses_through_until_calibrated_then_normalizes()
     assert not np.allclose(out.keypoints[source[15].valid], source[15].keypoints[source[15].valid])
     live.recalibrate()
     assert live.calibrating and live.progress == 0.0
+
+
+def test_a_source_without_legs_switches_to_upper_body_mode_unless_full_body_is_forced() -> None:
+    from shared.upper_body import LOWER_BODY, standing_pose
+
+    target = dance_poses(TARGET_BODY, 30, SIZE, FPS)
+    source = dance_poses(SOURCE_BODY, 30, SIZE, FPS)
+    valid = source.valid.copy()
+    valid[:, list(LOWER_BODY)] = False  # a desk webcam
+    desk = source.replace(valid=valid)
+    standing = standing_pose(target)
+
+    live = LiveNormalizer(compute_stats(target), seconds=0.5, target_pose=standing)
+    outs = [live(desk[t], t / FPS) for t in range(30)]
+    assert live.mode == "upper body"
+    legs = np.stack([f.keypoints[list(LOWER_BODY)] for f in outs[16:]])
+    np.testing.assert_array_equal(legs, np.broadcast_to(standing.keypoints[list(LOWER_BODY)], legs.shape))
+
+    forced = LiveNormalizer(compute_stats(target), seconds=0.5, target_pose=standing, full_body=True)
+    for t in range(30):
+        forced(desk[t], t / FPS)
+    assert forced.calibrating and forced.mode is None  # ankle normalization waits for the feet
+
+    whole = LiveNormalizer(compute_stats(target), seconds=0.5, target_pose=standing)
+    for t in range(30):
+        whole(source[t], t / FPS)
+    assert whole.mode == "full body"
+
+
+def test_a_source_whose_floor_jumps_recalibrates() -> None:
+    target_stats = compute_stats(dance_poses(TARGET_BODY, 30, SIZE, FPS))
+    source = dance_poses(SOURCE_BODY, 90, SIZE, FPS)
+    live = LiveNormalizer(target_stats, compute_stats(source))
+    band = live._normalizer.floor_band  # noqa: SLF001 - the band the feet are held in
+    raised = source.replace(keypoints=source.keypoints - np.array([0.0, 150.0], np.float32))  # the floor estimate jumps
+    for t in range(15):  # half a second off the floor: held in the band, not yet recalibrated
+        out = live(raised[t], t / FPS)
+        assert out.keypoints[out.valid][:, 1].max() >= band[0] - 1e-3
+    assert not live.calibrating
+    for t in range(15, 45):
+        live(raised[t], t / FPS)
+    assert live.calibrating  # a second on end: the source's floor moved, so it is measured again

@@ -273,3 +273,20 @@ def test_single_depth_source_keeps_its_jumps():
     lower = compute_stats(seq.replace(keypoints=seq.keypoints + np.array([0.0, 20.0])))
     out = normalize_sequence(seq, stats, lower)
     np.testing.assert_allclose(out.keypoints, seq.keypoints + np.array([0.0, 20.0]), atol=1e-3)
+
+
+def test_the_feet_never_leave_the_target_floor_band_by_more_than_its_range():
+    source_stats = compute_stats(sequence_from_rows([400, 390, 380, 395], [230, 225, 220, 228]))
+    target_stats = compute_stats(sequence_from_rows([300, 290, 280, 295], [100, 95, 90, 98]))
+    normalizer = PoseNormalizer(source_stats, target_stats)
+    low, high = normalizer.floor_band
+    width = max(target_stats.ankle_max - target_stats.ankle_far, 0.35 * target_stats.height_far)
+    assert low == pytest.approx(target_stats.ankle_far - width) and high == pytest.approx(target_stats.ankle_max + width)
+    # a floor estimate gone wild (the source's feet far above anything it calibrated on)
+    wild = sequence_from_rows([400, 120, 700], [230, -50, 530])
+    feet = []
+    for t in range(len(wild)):
+        out = normalizer(wild[t])
+        feet.append(float(lower_ankle(PoseSequence.from_frames([out], SIZE, 30.0, BODY_SCHEMA))[0]))
+        assert normalizer.clamped == (t != 0)
+    assert all(low - 1e-3 <= y <= high + 1e-3 for y in feet)

@@ -98,3 +98,53 @@ def test_console_script_prints_no_traceback(tmp_path: Path) -> None:
     done = subprocess.run([str(script), "prepare", str(tmp_path / "nope.mp4")], capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [f"Error: {tmp_path / 'nope.mp4'}: no such file"]
+
+
+# --- one locked person, and the framing report -------------------------------------------------
+
+LEFT_FOR = range(16, 24)  # frames where the target is out of view and only the bystander dances
+
+
+@pytest.fixture(scope="module")
+def bystander_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """32 frames, 512x256: the (larger) target dancer on the left, a bystander dancing on the right;
+    the target steps out for `LEFT_FOR`."""
+    from shared.synthetic import SOURCE_BODY, TARGET_BODY, render_background, render_dance
+
+    target, _ = render_dance(TARGET_BODY, 32, (256, 256), seed=0)
+    target[LEFT_FOR.start : LEFT_FOR.stop] = render_background((256, 256), seed=0)
+    bystander, _ = render_dance(SOURCE_BODY, 32, (256, 256), seed=1)
+    path = tmp_path_factory.mktemp("bystander") / "two.mp4"
+    write_video(path, np.concatenate([target, bystander], axis=2), fps=30)
+    return path
+
+
+def test_a_bystander_is_never_the_target_and_the_crop_holds_the_target_alone(bystander_video: Path, tmp_path: Path) -> None:
+    out = tmp_path / "two"
+    result = CliRunner().invoke(main, ["prepare", str(bystander_video), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    dropped = [line for line in result.output.splitlines() if "showed only someone other than the target" in line]
+    assert len(dropped) == 1 and 1 <= int(dropped[0].split()[0]) <= len(LEFT_FOR)
+    assert "person height in the prepared 256x256 frames" in result.output
+    dataset = Dataset.open(out)
+    present = dataset.poses.present
+    assert not present[LEFT_FOR.start : LEFT_FOR.stop].any()  # the bystander's frames are dropped
+    assert present[: LEFT_FOR.start].sum() >= 14 and present[LEFT_FOR.stop :].sum() >= 6
+    window = dataset.manifest.crop_window
+    assert window["x0"] + window["width"] / 2 < 256  # around the target on the left, not the whole frame
+
+
+def test_framing_report_warns_when_the_person_is_too_small() -> None:
+    from trainer.prepare import framing_report, person_height
+    from shared.pose import PoseSequence
+
+    assert framing_report(200, (256, 256)) == "person height in the prepared 256x256 frames: 200 px (78% of the height)"
+    small = framing_report(100, (512, 256))
+    assert small.startswith("warning:") and "100 px (39% of the height)" in small
+    assert "tighter" in small and "--size" in small and "\n" not in small
+    keypoints = np.zeros((2, BODY_SCHEMA.num_joints, 2), np.float32)
+    keypoints[:, :, 1] = np.linspace(40, 160, BODY_SCHEMA.num_joints)
+    valid = np.ones((2, BODY_SCHEMA.num_joints), bool)
+    valid[1] = False  # a frame without the person does not count
+    seq = PoseSequence(keypoints, valid.astype(np.float32), valid, (256, 256), 30, BODY_SCHEMA.tag)
+    assert person_height(seq) == pytest.approx(120)
