@@ -37,6 +37,7 @@ from shared.geometry import umeyama
 from shared.exemplar import conditioner_for
 from shared.feedback import FeedbackGenerator, tensor_to_image
 from shared.normalize import NormalizationStats
+from shared.person_lock import box_of, crop_region, offset_pose
 from shared.pose import PoseFrame
 from shared.render import contact_sheet, overlay, render_label
 from shared.runtime import FrameGenerator, TorchEngine
@@ -60,7 +61,7 @@ MIN_JOINTS = 4  # fewer body joints seen in both poses: the frame counts as not 
 # is somebody else, e.g. a bystander standing in the background plate: it counts as not found.
 # Real held-out frames of the Pose2Sim target sit at 0.0-0.1; its plate's bystander at 2.4-2.5.
 MAX_CENTRE_OFFSET = 1.0
-REGION_MARGIN = 0.25  # the detection region: the driving pose's box grown by this share of its height on each side
+REGION_MARGIN = 0.25  # the detection region: the driving pose's box grown by this share of its size on each side
 
 
 def _counterpart(name: str) -> str:
@@ -279,20 +280,10 @@ Region = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, exclusive ends
 
 
 def region_around(pose: PoseFrame, size: tuple[int, int], margin: float = REGION_MARGIN) -> Region | None:
-    """The box of the pose's body joints grown by `margin` of its height on every side, inside the
-    image; None when no body joint is seen."""
-    points = pose.keypoints[BODY_JOINTS][pose.valid[BODY_JOINTS]]
-    if len(points) == 0:
-        return None
-    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
-    grow = margin * max(y1 - y0, x1 - x0, 1.0)
-    width, height = size
-    box = (int(max(0, x0 - grow)), int(max(0, y0 - grow)), int(min(width, x1 + grow + 1)), int(min(height, y1 + grow + 1)))
-    return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
-
-
-def _shifted(pose: PoseFrame, dx: float, dy: float) -> PoseFrame:
-    return PoseFrame(pose.keypoints + np.array([dx, dy], np.float32), pose.confidence, pose.valid, pose.schema_tag)
+    """Where the person should be: the driving pose's box grown as the person lock grows its own
+    (shared/person_lock.py); None when the pose has no person."""
+    box = box_of(pose)
+    return None if box is None else crop_region(box, size, margin)
 
 
 def detect_poses(images: Sequence[np.ndarray], schema_tag: str, desc: str, progress: bool = True,
@@ -308,7 +299,7 @@ def detect_poses(images: Sequence[np.ndarray], schema_tag: str, desc: str, progr
                 found.append(estimator(image))
                 continue
             x0, y0, x1, y1 = region
-            found.append(_shifted(estimator(np.ascontiguousarray(image[y0:y1, x0:x1])), x0, y0))
+            found.append(offset_pose(estimator(np.ascontiguousarray(image[y0:y1, x0:x1])), x0, y0))
     return found
 
 
