@@ -29,7 +29,7 @@ import torch
 
 from export.parity import label_sequence
 from shared.compositing import composite
-from shared.face_residual import crop_faces
+from shared.face_residual import crop_faces, face_label_crops
 from shared.runtime import session_options
 from shared.trained import TrainedModel
 
@@ -144,7 +144,7 @@ def int8_data(model: TrainedModel, frames: int = INT8_FRAMES) -> Int8Data:
         data.body_feeds.append({"label": label.numpy(), "prev": prev.numpy()} | ({"plate": plate.numpy()} if plate is not None else {}))
         data.body_outputs.append(frame.numpy())
         if model.face_generator is not None:
-            crops = {"label_crop": crop_faces(label[:, :3], box), "image_crop": crop_faces(frame, box)}
+            crops = {"label_crop": face_label_crops(label, box), "image_crop": crop_faces(frame, box)}
             data.face_feeds.append({name: crop.numpy() for name, crop in crops.items()})
             data.face_outputs.append(model.face_generator(**crops).numpy())
         prev = frame

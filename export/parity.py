@@ -17,11 +17,12 @@ import torch
 from torch import Tensor
 
 from shared.compositing import composite
-from shared.exemplar import stack_conditioning
-from shared.face_residual import crop_faces
+from shared.exemplar import conditioner_for
+from shared.face_residual import crop_faces, face_label_crops
 from shared.facebox import FaceBox, face_box
 from shared.pose import PoseFrame, PoseSequence
 from shared.render import render_label
+from shared.skeleton import get_schema
 from shared.synthetic import TARGET_BODY, dance_poses
 from shared.trained import TrainedModel
 
@@ -37,13 +38,10 @@ class ParityCase:
 
 
 def _label_tensor(model: TrainedModel, label: np.ndarray, pose: PoseFrame | None) -> Tensor:
-    """The body's label input for `label`: with the nearest exemplar warped onto `pose` for
-    exemplar models (zeros in its channels when there is no pose to warp onto)."""
-    if model.exemplars is not None:
-        bank = model.exemplars
-        index = bank.nearest(pose) if pose is not None and pose.present else None
-        label = stack_conditioning(label, *(bank.warp(index, pose) if index is not None else (None, None)))
-    return torch.from_numpy(np.ascontiguousarray(label)).permute(2, 0, 1)[None].float() / 255.0
+    """The body's label input for `label`, made as live makes it: with the nearest exemplar warped
+    onto `pose` for exemplar models (zeros in its channels when there is no pose to warp onto)."""
+    pose = pose if pose is not None else PoseFrame.missing(get_schema(model.schema_tag))
+    return conditioner_for(model.exemplars)(pose, np.ascontiguousarray(label))
 
 
 def _box_around(cx: float, cy: float, size: int, image_size: tuple[int, int]) -> Tensor:
@@ -142,7 +140,7 @@ def parity_cases(model: TrainedModel, seed: int = 0) -> tuple[list[ParityCase], 
     cases = [ParityCase("random", random_body, random_face)]
     for name, prev, frame in (("first frame", zeros, first), ("feedback", first, second)):
         body = {"label": label, "prev": prev} | ({"plate": plate} if plate is not None else {})
-        cases.append(ParityCase(name, body, {"label_crop": crop_faces(label[:, :3], box), "image_crop": crop_faces(frame, box)}))
+        cases.append(ParityCase(name, body, {"label_crop": face_label_crops(label, box), "image_crop": crop_faces(frame, box)}))
     return cases, origin
 
 

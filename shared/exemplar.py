@@ -97,7 +97,8 @@ def torso_size(keypoints: np.ndarray, valid: np.ndarray) -> float | None:
     """Mid-shoulder to mid-hip distance in pixels, or None without both shoulders and hips."""
     if not valid[list(TORSO)].all():
         return None
-    size = float(np.linalg.norm(keypoints[[L_SH, R_SH]].mean(axis=0) - keypoints[[L_HIP, R_HIP]].mean(axis=0)))
+    points = keypoints.astype(np.float64)
+    size = float(np.linalg.norm(points[[L_SH, R_SH]].mean(axis=0) - points[[L_HIP, R_HIP]].mean(axis=0)))
     return size if size > 1e-6 else None
 
 
@@ -234,11 +235,6 @@ class ExemplarBank:
         if described is None:
             return np.full(len(self), np.inf)
         return descriptor_distances(self.descriptor_points, self.descriptor_valid, *described)
-
-    def nearest(self, pose: PoseFrame) -> int | None:
-        distances = self.distances(pose)
-        best = int(np.argmin(distances))
-        return best if np.isfinite(distances[best]) else None
 
     def choose(self, pose: PoseFrame, frame: int, exclude_radius: int, rng: np.random.Generator | None, top: int = 3) -> int | None:
         """Training: one of the `top` nearest exemplars (the nearest without `rng`), none from

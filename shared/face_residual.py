@@ -17,6 +17,12 @@ def crop_faces(images: Tensor, boxes: Tensor) -> Tensor:
     return torch.stack([img[:, int(y0) : int(y0) + size, int(x0) : int(x0) + size] for img, (x0, y0, _) in zip(images, boxes)])
 
 
+def face_label_crops(labels: Tensor, boxes: Tensor) -> Tensor:
+    """The face generator's label input: the face box of the stick figure (the first IMAGE_NC
+    channels), whatever else the body's conditioning carries (a warped exemplar)."""
+    return crop_faces(labels[:, :IMAGE_NC], boxes)
+
+
 def paste_faces(images: Tensor, crops: Tensor, boxes: Tensor) -> Tensor:
     """A copy of `images` with each crop written at its box (differentiable in both inputs)."""
     out = images.clone()
@@ -30,8 +36,6 @@ def add_face_residual(frames: Tensor, labels: Tensor, boxes: Tensor, face_genera
     """Frames with the FaceGAN residual added inside each valid box (boxes with size <= 0 are skipped).
 
     Outside the boxes the frames are returned unchanged; inside, `crop + residual` clamped to [-1, 1].
-    The face generator sees the stick figure only (the first IMAGE_NC label channels), whatever
-    else the body's conditioning carries.
     """
     has_face = boxes[:, 2] > 0
     if not bool(has_face.any()):
@@ -39,7 +43,7 @@ def add_face_residual(frames: Tensor, labels: Tensor, boxes: Tensor, face_genera
     index = torch.nonzero(has_face).flatten()
     chosen = boxes[index]
     frame_crops = crop_faces(frames[index], chosen)
-    residual = face_generator(crop_faces(labels[index, :IMAGE_NC], chosen), frame_crops)
+    residual = face_generator(face_label_crops(labels[index], chosen), frame_crops)
     refined = (frame_crops + residual).clamp(-1.0, 1.0)
     out = frames.clone()
     out[index] = paste_faces(frames[index], refined, chosen)

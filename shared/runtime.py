@@ -36,7 +36,7 @@ from shared.checkpoint import CheckpointStore
 from shared.compositing import composite, plate_to_tensor
 from shared.errors import DanceError
 from shared.exemplar import ExemplarBank
-from shared.model_config import EXEMPLAR_NC
+from shared.model_config import EXEMPLAR_NC, IMAGE_NC
 from shared.face_residual import add_face_residual
 from shared.manifest import MANIFEST_NAME, TENSORRT_CACHE, EngineManifest, GraphEntry, sha256_file
 from shared.normalize import NormalizationStats
@@ -65,7 +65,7 @@ class EngineInfo:
     @property
     def label_nc(self) -> int:
         """Channels of the body's label input: the stick figure, plus the warped exemplar."""
-        return 3 + (EXEMPLAR_NC if self.exemplars is not None else 0)
+        return IMAGE_NC + (EXEMPLAR_NC if self.exemplars is not None else 0)
 
 
 class FrameGenerator(Protocol):

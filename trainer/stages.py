@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared.compositing import composite
-from shared.face_residual import crop_faces
+from shared.face_residual import crop_faces, face_label_crops
 from shared.model_config import IMAGE_NC, ModelConfig
 from shared.networks import FaceGenerator, build_discriminator, build_face_discriminator
 from trainer.data import PairBatch
@@ -210,7 +210,7 @@ class FaceStage:
         with torch.no_grad():
             self.body.generator.eval()
             _, fake = self.body.generate_pair(batch)
-        label_crop = crop_faces(batch.label[:, :IMAGE_NC], batch.face_box)  # the face GAN sees the stick figure only
+        label_crop = face_label_crops(batch.label, batch.face_box)
         real_crop = crop_faces(batch.image, batch.face_box)
         fake_crop = crop_faces(fake, batch.face_box)
         face = fake_crop + self.face_generator(label_crop, fake_crop)

@@ -34,7 +34,7 @@ from shared.errors import DanceError
 from shared.extract import PoseEstimator
 from shared.facebox import face_box
 from shared.geometry import umeyama
-from shared.exemplar import conditioner_for
+from shared.exemplar import conditioner_for, torso_size
 from shared.feedback import FeedbackGenerator, tensor_to_image
 from shared.normalize import NormalizationStats
 from shared.person_lock import box_of, crop_region, offset_pose
@@ -54,8 +54,6 @@ BODY_JOINT_NAMES = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )  # fmt: skip
 BODY_JOINTS = np.array([BODY_SCHEMA.index(n) for n in BODY_JOINT_NAMES])
-SHOULDERS = (BODY_SCHEMA.index("left_shoulder"), BODY_SCHEMA.index("right_shoulder"))
-HIPS = (BODY_SCHEMA.index("left_hip"), BODY_SCHEMA.index("right_hip"))
 MIN_JOINTS = 4  # fewer body joints seen in both poses: the frame counts as not found
 # A detection whose centre lies farther than this (in driving torso heights) from the driving pose's
 # is somebody else, e.g. a bystander standing in the background plate: it counts as not found.
@@ -82,12 +80,7 @@ THUMB_HEIGHT = 160  # source frames kept for the contact sheet at this height (t
 
 def torso_height(pose: PoseFrame) -> float | None:
     """Mid-shoulder to mid-hip distance, or None when a shoulder or hip was not seen."""
-    joints = SHOULDERS + HIPS
-    if not pose.valid[list(joints)].all():
-        return None
-    points = pose.keypoints.astype(np.float64)
-    height = float(np.linalg.norm(points[list(SHOULDERS)].mean(axis=0) - points[list(HIPS)].mean(axis=0)))
-    return height if height > 0 else None
+    return torso_size(pose.keypoints, pose.valid)
 
 
 def common_joints(detected: PoseFrame, driving: PoseFrame) -> np.ndarray:
