@@ -206,11 +206,27 @@ class CaptureConfig:
     stall_timeout: float = 5.0  # give up after this long without a frame
 
 
+def unusable(image: object) -> str | None:
+    """Why `image` cannot be used as a frame (anything but a non-empty HxWx3 uint8 array), or None.
+
+    A camera driver can hand over a buffer of the wrong size, type or layout; MediaPipe would
+    then raise and end the whole run, so such a frame is caught here instead.
+    """
+    if not isinstance(image, np.ndarray):
+        return f"a {type(image).__name__}, not an image"
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+        return f"{image.dtype} {'x'.join(map(str, image.shape)) or 'scalar'}, not a HxWx3 uint8 image"
+    return None
+
+
 class CaptureThread(threading.Thread):
     """Reads the source into a slot until the source finishes, fails for good, or `stop()`.
 
-    A live source that fails is reopened every `retry_interval` seconds for up to `stall_timeout`;
-    after that `stalled` is set and the slot closed, which ends the pipeline cleanly.
+    A live source that fails (a read that returns nothing or raises) is reopened every
+    `retry_interval` seconds for up to `stall_timeout`; after that `stalled` is set and the slot
+    closed, which ends the pipeline cleanly. A frame that is not an image (see `unusable`) is
+    passed on as a black frame of the last good size: the pipeline sees nobody and holds its last
+    output, and goes on when good frames come back.
     """
 
     def __init__(
@@ -226,6 +242,10 @@ class CaptureThread(threading.Thread):
         self.recovering = False  # reopening a failing source right now
         self.error: BaseException | None = None
         self.frames_read = 0
+        self.last_read = time.perf_counter()  # when the source last gave a frame (or the thread started)
+        self.frames_unusable = 0  # garbage frames replaced by black ones
+        self._last_shape: tuple[int, ...] | None = None  # of the last good frame: garbage is replaced at this size
+        self._garbage_run = 0  # garbage frames in a row (logged at the first and when it ends)
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -241,14 +261,15 @@ class CaptureThread(threading.Thread):
             self.slot.close()
 
     def _loop(self) -> None:
-        start = time.perf_counter()
+        start = self.last_read = time.perf_counter()
         pace = self.config.pace_fps
         while not self._stop_event.is_set():
-            image = self.source.read()
+            image = self._read()
             if image is None:
                 if self.source.finished or not self.source.live or not self._recover():
                     return
                 continue
+            self.last_read = time.perf_counter()
             index = self.frames_read
             self.frames_read += 1
             if pace:
@@ -260,6 +281,37 @@ class CaptureThread(threading.Thread):
             if not self.slot.put(Frame(image, index, media_time, now)):
                 return
 
+    def _read(self) -> np.ndarray | None:
+        """The source's next frame, garbage replaced (see `unusable`). A live source whose read
+        raises (a driver error) has failed this read, like one that returns None; a file's
+        decoding error is raised."""
+        try:
+            image = self.source.read()
+        except Exception as err:
+            if not self.source.live:
+                raise
+            self.log(f"{self.source.name}: reading a frame failed ({type(err).__name__}: {err})")
+            return None
+        if image is None:
+            return None
+        problem = unusable(image)
+        if problem is None:
+            if self._garbage_run:
+                self.log(f"{self.source.name}: good frames again after {self._garbage_run} unusable")
+            self._garbage_run = 0
+            self._last_shape = image.shape
+            return image
+        if not self._garbage_run:
+            self.log(f"{self.source.name}: unusable frame ({problem}); shown as an empty frame until good ones come")
+        self._garbage_run += 1
+        self.frames_unusable += 1
+        return np.zeros(self._last_shape or self._blank_shape(), np.uint8)
+
+    def _blank_shape(self) -> tuple[int, int, int]:
+        """The black frame's shape before any good frame: the source's size when it says."""
+        width, height = self.source.size or (64, 64)
+        return (height, width, 3)
+
     def _recover(self) -> bool:
         """Reopen a failing live source until it delivers again (True) or `stall_timeout` passes."""
         config = self.config
@@ -268,7 +320,7 @@ class CaptureThread(threading.Thread):
         deadline = time.perf_counter() + config.stall_timeout
         try:
             while not self._stop_event.wait(config.retry_interval):
-                if self.source.reopen() and self.source.read() is not None:
+                if self._reopen() and self._read() is not None:
                     self.log(f"{self.source.name} is delivering frames again")
                     return True
                 if time.perf_counter() >= deadline:
@@ -277,3 +329,11 @@ class CaptureThread(threading.Thread):
             return False
         finally:
             self.recovering = False
+
+    def _reopen(self) -> bool:
+        """`source.reopen()`, with an error counted as not reopened (try again later)."""
+        try:
+            return self.source.reopen()
+        except Exception as err:
+            self.log(f"{self.source.name}: reopening failed ({type(err).__name__}: {err})")
+            return False

@@ -199,6 +199,7 @@ class LivePipeline:
         self._pose_error: BaseException | None = None
         self._pose_time = Ema()  # pose + label, per frame
         self._generate_time = Ema()  # generator + sinks, per frame
+        self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame posed
 
     def stop(self) -> None:
         self._stop.set()
@@ -235,16 +236,35 @@ class LivePipeline:
         delay = (self.posed.taken_at or 0.0) + lead - time.perf_counter()
         return not (delay > 0 and self._stop.wait(delay)) and not self._stop.is_set()
 
+    def _size_changed(self, size: tuple[int, int]) -> None:
+        """The source changed resolution mid-stream (a camera renegotiating, a browser under load).
+
+        The locked person's box is in the old frame's pixels, where the new frame would show
+        them as another person (an identity switch: nobody for seconds), so tracking starts over.
+        A new aspect ratio also moves the person in the label frame, so the source is calibrated
+        again."""
+        old = self._frame_size
+        self._frame_size = size
+        if old is None or old == size:
+            return
+        self.tracker.reset()
+        same_aspect = abs(old[0] / old[1] - size[0] / size[1]) < 0.01
+        if not same_aspect:
+            self.normalizer.recalibrate()
+        self.log(f"{self.source.name}: resolution changed from {old[0]}x{old[1]} to {size[0]}x{size[1]}; "
+                 + ("following the person again" if same_aspect else "following the person and calibrating again"))
+
     def _pose(self, frame: Frame) -> Posed:
         if self._recalibrate.is_set():
             self._recalibrate.clear()
             self.normalizer.recalibrate()
             self.tracker.rechoose()
+        height, width = frame.image.shape[:2]
+        self._size_changed((width, height))
         start = time.perf_counter()
         self.stats.stage("wait", start - frame.captured)  # captured -> pose started
         raw = self.tracker.estimate(frame.image, frame.media_time)
         middle = time.perf_counter()
-        height, width = frame.image.shape[:2]
         pose = self.tracker.to_label(raw, (width, height), frame.media_time)
         was_calibrating = self.normalizer.calibrating
         pose = self.normalizer(pose, frame.media_time)
@@ -304,26 +324,28 @@ class LivePipeline:
         return errors
 
     def _generate(self, sinks: Sequence[Sink]) -> bool:
-        """The generator loop; returns True when a live source stalled."""
+        """The generator loop; returns True when a live source stalled: for `stall_timeout`,
+        nothing read from it and nothing posed (so a first pose slower than that, while the
+        camera delivers, is no stall; frames already read are still used before giving up)."""
         config = self.config
-        last_frame = time.perf_counter()
+        last_posed = time.perf_counter()
         warned = False
         while not self._stop.is_set():
             posed = self.posed.get(timeout=0.1)
             if posed is None:
                 if self.posed.closed:
                     return False
-                idle = time.perf_counter() - last_frame
+                idle = time.perf_counter() - max(last_posed, self.capture.last_read)
                 if self.source.live and idle >= config.stall_warning and not warned and not self.capture.recovering:
                     self.log(f"{self.source.name}: no frame for {idle:.1f} s; giving up after {config.stall_timeout:g} s")
                     warned = True
                 if self.source.live and idle >= config.stall_timeout:
                     return True
                 continue
-            last_frame = time.perf_counter()
+            last_posed = time.perf_counter()
             warned = False
             self._emit(posed, sinks)
-            self._generate_time.add(time.perf_counter() - last_frame)
+            self._generate_time.add(time.perf_counter() - last_posed)
         return False
 
     def _emit(self, posed: Posed, sinks: Sequence[Sink]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -34,17 +35,19 @@ Groups = dict[str, dict[str, Tensor]]
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """`write` a temporary file beside `path`, fsync it, then swap it in with one rename."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    """`write` the file in a private temporary folder beside `path`, fsync it, then swap it in with
+    one rename. The writer's own temporary files (safetensors writes to a `.tmpXXXXXX` of its own
+    first) land in that folder too, so a save killed midway leaves exactly one thing behind, which
+    `CheckpointStore.remove_leftovers` recognises by its name."""
+    folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    tmp = folder / path.name
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
     try:  # make the rename itself durable (POSIX; not possible everywhere)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -198,6 +201,7 @@ class CheckpointStore:
 
     POINTER = "latest.json"
     _STEP_FILE = re.compile(r"step-(\d{8,})\.safetensors")
+    _TEMP_FILE = re.compile(r"\.(step-\d{8,}\.safetensors|latest\.json)\..+\.tmp")  # `_atomic_write`'s folders
 
     def __init__(self, folder: str | Path, keep: int = 3) -> None:
         if keep < 1:
@@ -227,6 +231,20 @@ class CheckpointStore:
             stale.unlink(missing_ok=True)
         return path
 
+    def remove_leftovers(self) -> list[Path]:
+        """Delete what saves killed midway left (`_atomic_write` removes its temporary folder on an
+        exception, but SIGKILL or a power cut leave it, up to a checkpoint's size, each time).
+        Call it before the first save of a run: it assumes no other process saves into the folder."""
+        if not self.folder.is_dir():
+            return []
+        stale = [p for p in self.folder.iterdir() if self._TEMP_FILE.fullmatch(p.name)]
+        for path in stale:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:  # a temporary file of an older version's save
+                path.unlink(missing_ok=True)
+        return stale
+
     def latest(self) -> Path | None:
         """The pointer's file; else the newest step file (pointer lost or stale); else None."""
         try:
@@ -239,8 +257,23 @@ class CheckpointStore:
         files = self._step_files()
         return files[-1] if files else None
 
-    def load_latest(self, groups: Collection[str] | None = None) -> tuple[Groups, dict[str, Any]]:
+    def is_empty(self) -> bool:
+        """Nothing saved yet: no checkpoint and no pointer. (A pointer without a checkpoint is not
+        empty: the run's checkpoints were lost, which `require_latest` reports.)"""
+        return self.latest() is None and not (self.folder / self.POINTER).exists()
+
+    def require_latest(self) -> Path:
+        """The checkpoint to load, or a DanceError naming what is missing."""
         path = self.latest()
-        if path is None:
-            raise DanceError(f"no checkpoint in {self.folder}; train first or check the run folder")
-        return load_checkpoint(path, groups)
+        if path is not None:
+            return path
+        pointer = self.folder / self.POINTER
+        if pointer.exists():
+            raise DanceError(
+                f"{pointer} names no checkpoint in {self.folder} (unreadable, or its file is gone) and no "
+                "step-*.safetensors is left beside it; restore the checkpoints, or remove the folder to train from scratch"
+            )
+        raise DanceError(f"no checkpoint in {self.folder}; train first or check the run folder")
+
+    def load_latest(self, groups: Collection[str] | None = None) -> tuple[Groups, dict[str, Any]]:
+        return load_checkpoint(self.require_latest(), groups)

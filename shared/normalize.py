@@ -125,6 +125,8 @@ class NormalizationStats:
             text = Path(path).read_text()
         except OSError as err:
             raise DanceError(f"{path}: cannot read normalization stats ({err.strerror or err})") from None
+        except UnicodeDecodeError:
+            raise DanceError(f"{path}: not normalization stats (not text); recompute them from the video's poses") from None
         try:
             return cls.from_json(text)
         except DanceError as err:

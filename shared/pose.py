@@ -7,6 +7,7 @@ instead of a plausible-looking point at (0, 0).
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,5 +139,5 @@ class PoseSequence:
                     fps=float(data["fps"]),
                     schema_tag=str(data["schema_tag"]),
                 )
-        except (OSError, KeyError, ValueError) as err:
-            raise DanceError(f"{path}: not a readable pose file ({err})") from None
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:  # missing, damaged, not an .npz
+            raise DanceError(f"{path}: not a readable pose file ({type(err).__name__}: {err})") from None

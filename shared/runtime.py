@@ -214,6 +214,16 @@ def ort_providers(device: torch.device, trt_cache: Path | None = None, fp16: boo
     return chosen + ["CPUExecutionProvider"]
 
 
+def _check_interface(path: Path, session: ort.InferenceSession, entry: GraphEntry) -> None:
+    """The graph takes and returns what the manifest says (another graph under this name, say the
+    face graph as body.onnx, would otherwise fail at the first frame, deep in the pipeline)."""
+    found = {v.name: tuple(v.shape) for v in session.get_inputs()}, {v.name: tuple(v.shape) for v in session.get_outputs()}
+    listed = {s.name: s.shape for s in entry.inputs}, {s.name: s.shape for s in entry.outputs}
+    if found != listed:
+        raise DanceError(f"{path}: its inputs and outputs {found} are not the {entry.role} graph's {listed} from "
+                         f"{MANIFEST_NAME}; re-export with `dance-export`")  # fmt: skip
+
+
 class OrtGraph:
     """One ONNX graph in an onnxruntime session.
 
@@ -233,6 +243,7 @@ class OrtGraph:
         self.providers = self.session.get_providers()
         self.inputs = {spec.name: spec.shape for spec in entry.inputs}
         self.output = entry.outputs[0]
+        _check_interface(path, self.session, entry)
         self.bound = device.type == "cuda" and self.providers[0] != "CPUExecutionProvider"
         self._stream = torch.cuda.current_stream(device).cuda_stream if self.bound else None
 

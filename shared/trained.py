@@ -12,12 +12,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from shared.checkpoint import CheckpointStore, load_module_state
+from shared.checkpoint import CheckpointStore, load_checkpoint, load_module_state
 from shared.errors import DanceError
 from shared.exemplar import EXEMPLAR_FILE, ExemplarBank
 from shared.model_config import ModelConfig
 from shared.networks import FaceGenerator, build_generator
 from shared.normalize import NormalizationStats
+from shared.skeleton import get_schema
 
 
 @dataclass
@@ -58,9 +59,25 @@ def load_trained(run_dir: str | Path) -> TrainedModel:
     """The run's latest body (and face) generator, in eval mode on the CPU."""
     run_dir = Path(run_dir)
     store = CheckpointStore(run_dir / "checkpoints")
-    if store.latest() is None:
+    if store.is_empty():
         raise DanceError(f"{run_dir}: no checkpoint found; train it with `dance-train fit`")
-    groups, info = store.load_latest()
+    path = store.require_latest()
+    groups, info = load_checkpoint(path)
+    try:
+        model = _networks(groups, info)
+    except DanceError as err:
+        raise DanceError(f"{path}: {err}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:  # a well-formed file without what a run saves
+        raise DanceError(f"{path}: not a checkpoint of a dancenow run ({type(err).__name__}: {err}); "
+                         "train it again with `dance-train fit`") from None  # fmt: skip
+    if model.config.generator.exemplar:
+        model.exemplars = ExemplarBank.load(run_dir / info["run"].get("exemplars", EXEMPLAR_FILE)).resized(model.config.image_size)
+    return model
+
+
+def _networks(groups: dict, info: dict) -> TrainedModel:
+    """The generators (and plate) a checkpoint holds, checked against the model config it records;
+    the run's description (skeleton, statistics, fps) is read here too, so a damaged one is told now."""
     config = ModelConfig.from_dict(info["run"]["model"])
     stage = info.get("stage", "global")
     gen_config = config.global_stage().generator if stage == "global" else config.generator
@@ -78,7 +95,15 @@ def load_trained(run_dir: str | Path) -> TrainedModel:
         width, height = config.image_size
         if tuple(plate.shape[-2:]) != (height, width):
             plate = torch.nn.functional.interpolate(plate, size=(height, width), mode="area")
-    exemplars = None
-    if config.generator.exemplar:
-        exemplars = ExemplarBank.load(run_dir / info["run"].get("exemplars", EXEMPLAR_FILE)).resized(config.image_size)
-    return TrainedModel(config, generator.eval(), face_generator.eval() if face_generator else None, plate, info, exemplars)
+    model = TrainedModel(config, generator.eval(), face_generator.eval() if face_generator else None, plate, info)
+    _check_description(model)
+    return model
+
+
+def _check_description(model: TrainedModel) -> None:
+    """Read what export and live take from the run's description (skeleton, statistics, fps), so
+    a damaged one fails at load, not halfway through an export."""
+    get_schema(model.schema_tag)
+    NormalizationStats.from_json(model.info["run"]["norm_stats"])
+    if not model.fps > 0:
+        raise ValueError(f"fps {model.fps} is not positive")

@@ -23,6 +23,11 @@ HELD_OUT_FRACTION = 0.1
 # answer): the generator must learn to fix an exemplar that is near, not equal, as live gives it.
 EXEMPLAR_EXCLUDE_SECONDS = 0.25
 EXEMPLAR_TOP = 3  # training draws among this many nearest exemplars
+# ... except for this share of the pairs, which get the nearest exemplar from outside a few
+# frames only: live, a source whose pose the target once held gets an exemplar that close, and
+# the generator should then copy it nearly as it is rather than redraw it.
+EXEMPLAR_NEAR_SHARE = 0.5
+EXEMPLAR_NEAR_EXCLUDE_SECONDS = 0.04
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class PairSampler:
         self.augment = augment  # move and resize the person in some pairs (see trainer/augment.py)
         self.exemplars = exemplars  # each pair's label gains an exemplar warped onto its poses (shared/exemplar.py)
         self.exclude_radius = max(1, round(EXEMPLAR_EXCLUDE_SECONDS * dataset.manifest.fps))
+        self.near_exclude_radius = max(1, round(EXEMPLAR_NEAR_EXCLUDE_SECONDS * dataset.manifest.fps))
 
     def with_faces(self) -> PairSampler:
         """Only pairs whose frame t has a face box (for the face stage; never augmented)."""
@@ -141,8 +147,15 @@ class PairSampler:
         """(2, H, W, 3) labels of frames t-1, t -> (2, H, W, 7): one exemplar, chosen by frame t's
         pose, warped onto each frame's pose (the same texture for both, as live keeps it)."""
         bank, poses = self.exemplars, self.dataset.poses
-        end = int(pair[1])
-        index = bank.choose(poses[end], end, self.exclude_radius, rng, EXEMPLAR_TOP)
+        index = self.exemplar_for(int(pair[1]), rng)
         if index is None:
             return np.stack([stack_conditioning(label, None, None) for label in labels])
         return np.stack([stack_conditioning(label, *bank.warp(index, poses[int(t)])) for t, label in zip(pair, labels)])
+
+    def exemplar_for(self, end: int, rng: np.random.Generator | None) -> int | None:
+        """The bank index of frame `end`'s exemplar: without `rng` the nearest outside the wide
+        exclusion; with it, a near one (EXEMPLAR_NEAR_SHARE of the time) or one of the nearest few."""
+        bank, pose = self.exemplars, self.dataset.poses[end]
+        if rng is not None and rng.random() < EXEMPLAR_NEAR_SHARE:
+            return bank.choose(pose, end, self.near_exclude_radius, None)
+        return bank.choose(pose, end, self.exclude_radius, rng, EXEMPLAR_TOP)

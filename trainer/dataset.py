@@ -57,17 +57,38 @@ class DatasetManifest:
             raise DanceError(f"{folder}: not a dataset (no {MANIFEST_NAME}); make one with `dance-train prepare VIDEO`")
         try:
             data = json.loads(path.read_text())
-            data["image_size"] = tuple(data["image_size"])
-            data["source_size"] = tuple(data["source_size"])
+            data["image_size"] = _size(data["image_size"])
+            data["source_size"] = _size(data["source_size"])
             manifest = cls(**data)
+            if not isinstance(manifest.num_frames, int) or manifest.num_frames < 1:
+                raise ValueError(f"num_frames {manifest.num_frames!r} is not a positive whole number")
         except (ValueError, TypeError, KeyError) as err:
-            raise DanceError(f"{path}: unreadable dataset manifest ({err})") from None
+            raise DanceError(f"{path}: unreadable dataset manifest ({type(err).__name__}: {err}); prepare it again") from None
         if manifest.format_version != DATASET_FORMAT_VERSION:
             raise DanceError(
                 f"{folder}: dataset format {manifest.format_version}, this version reads {DATASET_FORMAT_VERSION}; "
                 "prepare it again"
             )
         return manifest
+
+
+def _size(value: object) -> tuple[int, int]:
+    """(width, height) from JSON: two positive whole numbers, or a ValueError."""
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
+        raise ValueError(f"a size must be [width, height] in pixels, not {value!r}")
+    return value[0], value[1]
+
+
+def _array(path: Path, shape: tuple[int, ...], mmap: bool = True) -> np.ndarray:
+    """One .npy file of the dataset, of the shape the manifest implies; anything else is a
+    DanceError naming the file (np.load's own messages do not)."""
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:  # missing, truncated (mmap or EOF), not an .npy file
+        raise DanceError(f"{path}: damaged dataset file ({type(err).__name__}: {err}); prepare the dataset again") from None
+    if array.shape != shape:
+        raise DanceError(f"{path}: shape {array.shape}, but {MANIFEST_NAME} implies {shape}; prepare the dataset again")
+    return array
 
 
 @dataclass
@@ -88,20 +109,19 @@ class Dataset:
     def open(cls, folder: str | Path) -> Dataset:
         folder = Path(folder)
         manifest = DatasetManifest.load(folder)
-        try:
-            frames = np.load(folder / "frames.npy", mmap_mode="r")
-            labels = np.load(folder / "labels.npy", mmap_mode="r")
-            face_boxes = np.load(folder / "face_boxes.npy")
-            masks = np.load(folder / "masks.npy", mmap_mode="r")
-            plate = cv2.imread(str(folder / "plate.png"), cv2.IMREAD_COLOR)
-            if plate is None:
-                raise OSError("plate.png is missing or unreadable")
-        except (OSError, ValueError) as err:
-            raise DanceError(f"{folder}: damaged dataset ({err}); prepare it again") from None
-        expected = (manifest.num_frames, manifest.image_size[1], manifest.image_size[0], 3)
-        if frames.shape != expected or labels.shape != expected:
-            raise DanceError(f"{folder}: frames/labels do not match the manifest; prepare it again")
+        width, height = manifest.image_size
+        count = manifest.num_frames
+        frames = _array(folder / "frames.npy", (count, height, width, 3))
+        labels = _array(folder / "labels.npy", (count, height, width, 3))
+        masks = _array(folder / "masks.npy", (count, height, width))
+        face_boxes = _array(folder / "face_boxes.npy", (count, 3), mmap=False)
+        plate = cv2.imread(str(folder / "plate.png"), cv2.IMREAD_COLOR)
+        if plate is None or plate.shape != (height, width, 3):
+            found = "missing or unreadable" if plate is None else f"{plate.shape[1]}x{plate.shape[0]}, not {width}x{height}"
+            raise DanceError(f"{folder / 'plate.png'}: {found}; prepare the dataset again")
         poses = PoseSequence.load(folder / "poses.npz")
+        if len(poses) != count:
+            raise DanceError(f"{folder / 'poses.npz'}: {len(poses)} frames, but {MANIFEST_NAME} says {count}; prepare the dataset again")
         stats = NormalizationStats.load(folder / "norm_stats.json")
         return cls(folder, manifest, frames, labels, poses, face_boxes, stats, masks, cv2.cvtColor(plate, cv2.COLOR_BGR2RGB))
 

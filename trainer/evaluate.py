@@ -107,13 +107,19 @@ def baseline_l1(dataset: Dataset, train_end: int, held_out: range) -> dict[str, 
     """L1 (in [-1, 1] units) of three answers that need no generator: the bars a model must beat.
 
     mean_image: the mean training frame; plate: the background plate alone; nearest_pose: a copy
-    of the training frame with the closest pose (strong when held-out frames resemble training ones).
+    of the training frame with the closest pose (strong when held-out frames resemble training ones,
+    and stronger still next to them: a neighbouring frame shares the video's grain and exposure,
+    which a median plate smooths away). person_on_plate is no baseline but a bound: the real
+    held-out person (by its mask) over the plate, the best a compositing model can reach.
     """
     real = images_to_tensor(np.asarray(dataset.frames[held_out.start : held_out.stop]))
     mean = images_to_tensor(np.asarray(dataset.frames[:train_end]).mean(axis=0, keepdims=True).round().astype(np.uint8))
     nearest = images_to_tensor(np.asarray(dataset.frames[nearest_pose_frames(dataset, train_end, held_out)]))
     plate = images_to_tensor(dataset.plate[None])
-    return {name: float((real - answer).abs().mean()) for name, answer in (("mean_image", mean), ("plate", plate), ("nearest_pose", nearest))}
+    mask = torch.from_numpy(np.asarray(dataset.masks[held_out.start : held_out.stop], np.float32) / 255)[:, None]
+    person_on_plate = real * mask + plate * (1 - mask)
+    answers = (("mean_image", mean), ("plate", plate), ("nearest_pose", nearest), ("person_on_plate", person_on_plate))
+    return {name: float((real - answer).abs().mean()) for name, answer in answers}
 
 
 def evaluate_run(run_dir: str | Path) -> dict[str, object]:

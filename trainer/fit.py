@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from shared.checkpoint import CheckpointStore, load_module_state, load_optimizer_state, optimizer_state_tensors
+from shared.checkpoint import CheckpointStore, load_checkpoint, load_module_state, load_optimizer_state, optimizer_state_tensors
 from shared.compositing import plate_to_tensor
 from shared.errors import DanceError
 from shared.exemplar import EXEMPLAR_FILE, ExemplarBank, build_bank
@@ -84,6 +84,19 @@ class Progress:
     stage_seconds: float = 0.0
     total_step: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+STAGE_NAMES = ("global", "local", "face")
+
+
+@dataclass
+class ResumePoint:
+    """Where a run starts: from scratch, or from its latest checkpoint."""
+
+    progress: Progress
+    groups: dict | None = None  # the checkpoint's tensors
+    info: dict | None = None  # and its info
+    stage: BodyStage | FaceStage | None = None  # the checkpoint's stage, weights and optimisers restored
 
 
 def model_config_for(fit: FitConfig, image_size: tuple[int, int], static_background: bool = True) -> ModelConfig:
@@ -176,15 +189,24 @@ class Trainer:
             "exemplars": EXEMPLAR_FILE if self.exemplars is not None else None,
         }
 
+    def _check_run_config(self) -> None:
+        """An existing run folder must hold this model trained on this dataset (read only)."""
+        path = self.run_dir / RUN_CONFIG
+        if not path.exists():
+            return
+        info = self.run_info()
+        try:
+            saved = json.loads(path.read_text())
+            same = saved.get("model") == info["model"] and saved.get("dataset") == info["dataset"]
+        except (OSError, ValueError, AttributeError) as err:
+            raise DanceError(f"{path}: unreadable run config ({type(err).__name__}: {err}); choose another -o") from None
+        if not same:
+            raise DanceError(f"{self.run_dir} holds a run with another model or dataset; choose another -o")
+
     def _write_run_config(self) -> None:
         path = self.run_dir / RUN_CONFIG
-        info = self.run_info()
-        if path.exists():
-            saved = json.loads(path.read_text())
-            if saved.get("model") != info["model"] or saved.get("dataset") != info["dataset"]:
-                raise DanceError(f"{self.run_dir} holds a run with another model or dataset; choose another -o")
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
+        tmp.write_text(json.dumps(self.run_info(), indent=2) + "\n")
         os.replace(tmp, path)
 
     # -- stages ----------------------------------------------------------------------------
@@ -280,30 +302,63 @@ class Trainer:
         self.writer.add_image(f"{stage_name}/label_fake_real", grid, step, dataformats="HWC")
 
     # -- loop ------------------------------------------------------------------------------
-    def run(self) -> Progress:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self.rank == 0:
-            self._write_run_config()
-            cv2.imwrite(str(self.run_dir / "plate.png"), cv2.cvtColor(self.dataset.plate, cv2.COLOR_RGB2BGR))
-            if self.exemplars is not None:
-                self.exemplars.save(self.run_dir / EXEMPLAR_FILE)
-        progress = Progress()
-        groups: dict | None = None  # weights (and optimiser state) the next stage starts from
-        info: dict | None = None
-        if self.store.latest() is not None:
-            groups, info = self.store.load_latest()
+    def _resume_point(self) -> ResumePoint:
+        """The latest checkpoint, read and checked against this run, its stage built and restored,
+        before anything is written: a damaged checkpoint is a DanceError naming it, and the run
+        folder stays as it was (a finished run's final weights are checked the same way)."""
+        if self.store.is_empty():
+            return ResumePoint(Progress())
+        path = self.store.require_latest()
+        groups, info = load_checkpoint(path)
+        try:
             progress = Progress(**info["progress"])
+            if not all(isinstance(v, int) for v in (progress.stage_index, progress.stage_step, progress.total_step)):
+                raise ValueError(f"progress {info['progress']} is not counted in steps")
+            if info["run"]["model"] != json.loads(json.dumps(self.config.to_dict())):
+                raise DanceError("it records another model than this run trains; remove it to resume from the checkpoint "
+                                 "before, or choose another -o")  # fmt: skip
+            if info["stage"] not in STAGE_NAMES:
+                raise ValueError(f"unknown stage {info['stage']!r}")
+            stage = self._build(info["stage"])
+            self._to_device(stage)
+            self._restore(stage, groups, info, same_stage=True)
+        except DanceError as err:
+            raise DanceError(f"{path}: {err}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as err:  # well-formed, but not what a run saves
+            raise DanceError(f"{path}: not a checkpoint of a dancenow run ({type(err).__name__}: {err}); "
+                             "remove it to resume from the one before") from None  # fmt: skip
+        return ResumePoint(progress, groups, info, stage)
 
+    def _start_run_folder(self) -> None:
+        """Write what the run folder holds besides checkpoints (after the resume point was checked)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.rank != 0:
+            return
+        self.store.remove_leftovers()  # of a run killed while saving (the only writer is this process)
+        self._write_run_config()
+        cv2.imwrite(str(self.run_dir / "plate.png"), cv2.cvtColor(self.dataset.plate, cv2.COLOR_RGB2BGR))
+        if self.exemplars is not None:
+            self.exemplars.save(self.run_dir / EXEMPLAR_FILE)
+
+    def run(self) -> Progress:
+        if self.rank == 0:
+            self._check_run_config()
+        resumed = self._resume_point()
+        self._start_run_folder()
+        progress = resumed.progress
+        groups, info = resumed.groups, resumed.info  # weights (and optimiser state) the next stage starts from
         while progress.stage_index < len(self.plans):
             plan = self.plans[progress.stage_index]
-            stage = self._build(plan.name)
-            self._to_device(stage)
             resuming_here = info is not None and info.get("stage") == plan.name and progress.stage_step > 0
-            if groups is not None:
-                if plan.name == "local" and not resuming_here:
+            if resuming_here and resumed.stage is not None:
+                stage = resumed.stage
+            else:
+                stage = self._build(plan.name)
+                self._to_device(stage)
+                if groups is not None and plan.name == "local":
                     stage.generator.load_global_state(groups["generator"])  # type: ignore[union-attr]
-                else:
-                    self._restore(stage, groups, info or {}, same_stage=resuming_here)
+                elif groups is not None:
+                    self._restore(stage, groups, info or {}, same_stage=False)
             self.stage = stage
             self._run_stage(plan, stage, progress)
             if progress.stage_step > 0:
@@ -312,7 +367,7 @@ class Trainer:
             progress.stage_index += 1
             progress.stage_step = 0
             progress.stage_seconds = 0.0
-        if self.rank == 0 and progress.total_step > 0:
+        if self.rank == 0 and progress.total_step > 0 and not (info or {}).get("finished"):
             self._mark_finished(progress)
         if self.writer is not None:
             self.writer.close()

@@ -7,8 +7,9 @@
 It binds 127.0.0.1 unless told otherwise; on any other address a token is required (given, or
 generated and printed), sent as `Authorization: Bearer TOKEN` (the page takes it from its URL,
 `/?token=TOKEN`). A client's mistake is answered with a status and a one-line message, never
-with a crash: 400 bad JSON or SDP, 401/403 missing or wrong token, 413 body too large, 503 no
-peer slot left, 415 not sent as JSON.
+with a crash: 400 bad JSON or SDP (or a body cut off or badly compressed), 401/403 missing or
+wrong token, 408 a body that stops coming, 413 body too large, 415 not sent as (UTF-8) JSON, 503
+no peer slot left.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import hmac
 import ipaddress
 import json
+import logging
 import math
 import secrets
 import threading
@@ -25,16 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from live.server.session import OfferError, ServerBusy, SessionManager
 from shared.errors import DanceError
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024  # bytes; a browser's offer (no trickle, all candidates) is 3-10 KB
+BODY_TIMEOUT_S = 10.0  # a browser sends its offer at once; a body still coming after this is dropped
 WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104 - names for "every address", to print a usable URL
 MANAGER: web.AppKey[SessionManager] = web.AppKey("manager", SessionManager)
 TOKEN: web.AppKey[str] = web.AppKey("token", str)  # holds None when no token is needed
 BODY_LIMIT: web.AppKey[int] = web.AppKey("body_limit", int)
+BODY_TIMEOUT: web.AppKey[float] = web.AppKey("body_timeout", float)
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,8 @@ def _token_problem(request: web.Request) -> web.Response | None:
     given = header[7:].strip() if header.lower().startswith("bearer ") else request.query.get("token", "")
     if not given:
         return _error(401, "this server needs a token: open the URL it printed (…/?token=…) or send 'Authorization: Bearer TOKEN'")
-    if not hmac.compare_digest(given.encode(), token.encode()):
+    # surrogateescape: aiohttp keeps a header's bytes that are not UTF-8 as surrogates (still a wrong token, not a 500)
+    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode()):
         return _error(403, "wrong token")
     return None
 
@@ -99,6 +105,27 @@ async def script(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "app.js", headers={"Cache-Control": "no-store"})
 
 
+async def _read_text(request: web.Request) -> str | web.Response:
+    """The body as text, or the answer to a body that cannot be read: too large, too slow (a
+    sender that stops half way would otherwise hold its connection for ever), cut off, badly
+    compressed, or in a charset that does not exist."""
+    limit, timeout = request.app[BODY_LIMIT], request.app[BODY_TIMEOUT]
+    try:
+        raw = await asyncio.wait_for(request.read(), timeout)
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, f"request body over {limit} bytes")
+    except TimeoutError:
+        return _error(408, f"the body did not arrive within {timeout:g} s")
+    except (web.RequestPayloadError, HttpProcessingError, ConnectionError) as err:  # cut off, bad chunks or compression
+        return _error(400, f"the body could not be read ({type(err).__name__})")
+    try:
+        return raw.decode(request.charset or "utf-8")
+    except LookupError:
+        return _error(415, f"unknown charset {request.charset!r:.40}; send the offer as UTF-8 JSON")
+    except UnicodeDecodeError as err:
+        return _error(400, f"the body is not JSON ({err})")
+
+
 async def offer(request: web.Request) -> web.Response:
     problem = _token_problem(request)
     if problem is not None:
@@ -108,12 +135,15 @@ async def offer(request: web.Request) -> web.Response:
     limit = request.app[BODY_LIMIT]
     if request.content_length is not None and request.content_length > limit:
         return _error(413, f"request body over {limit} bytes")
+    text = await _read_text(request)
+    if isinstance(text, web.Response):
+        return text
     try:
-        body = json.loads(await request.text())
-    except web.HTTPRequestEntityTooLarge:
-        return _error(413, f"request body over {limit} bytes")
-    except ValueError as err:  # bad JSON or bad UTF-8
+        body = json.loads(text)
+    except ValueError as err:  # bad JSON
         return _error(400, f"the body is not JSON ({err})")
+    except RecursionError:
+        return _error(400, "the body is not an offer (JSON nested too deep)")
     if not isinstance(body, dict):
         return _error(400, 'the body must be a JSON object {"sdp", "type", "mode"}')
     sdp, kind, mode = body.get("sdp"), body.get("type"), body.get("mode", "viewer")
@@ -148,11 +178,13 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response(_json_safe(data))
 
 
-def create_app(manager: SessionManager, token: str | None = None, max_body: int = MAX_BODY) -> web.Application:
+def create_app(manager: SessionManager, token: str | None = None, max_body: int = MAX_BODY,
+               body_timeout: float = BODY_TIMEOUT_S) -> web.Application:
     app = web.Application(client_max_size=max_body)
     app[MANAGER] = manager
     app[TOKEN] = token  # type: ignore[assignment]
     app[BODY_LIMIT] = max_body
+    app[BODY_TIMEOUT] = body_timeout
     app.router.add_get("/", index)
     app.router.add_get("/app.js", script)
     app.router.add_post("/offer", offer)
@@ -175,8 +207,31 @@ def page_url(host: str, port: int, token: str | None) -> str:
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
+class _MalformedRequestFilter(logging.Filter):
+    """aiohttp answers a malformed request (broken HTTP framing, bad chunks) with 400 itself, then
+    logs it with a traceback (and a body that did not decompress once more, after /offer answered
+    400); it is the client's mistake, so it is told in one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, (HttpProcessingError, web.RequestPayloadError)):  # the latter: a body that did not decode
+            where = record.args[0] if isinstance(record.args, tuple) and record.args else "a client"
+            record.msg, record.args = "refused a malformed request from %s (%s)", (where, " ".join(str(error).split())[:200])
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def request_logger() -> logging.Logger:
+    """The logger aiohttp reports request errors to: stderr, one line for a client's malformed
+    request, a traceback for anything else. Not registered with `logging` (nothing global)."""
+    logger = logging.Logger("dancenow.server", logging.WARNING)
+    logger.addHandler(logging.StreamHandler())
+    logger.addFilter(_MalformedRequestFilter())
+    return logger
+
+
 async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, logger=request_logger())
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -146,6 +146,23 @@ def test_crash_during_save_keeps_previous_checkpoint_and_pointer(
     assert torch.equal(groups["generator"]["w"], torch.full((2, 3), 1.0))
 
 
+def test_leftovers_of_a_killed_save_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    """SIGKILL mid-save skips `_atomic_write`'s cleanup: its temporary folder stays until the next run."""
+    store = CheckpointStore(tmp_path)
+    first = store.save(1, _groups(1.0), {"step": 1})
+    killed = [tmp_path / ".step-00000002.safetensors.ab12cd.tmp", tmp_path / ".latest.json.x9y8z7.tmp"]
+    killed[0].mkdir()
+    (killed[0] / ".tmpQzwQ8j").write_bytes(b"half a checkpoint: safetensors' own temporary file")
+    killed[1].write_bytes(b"half a pointer (an older version's temporary file)")
+    kept = [tmp_path / "notes.tmp", tmp_path / ".other.file.tmp"]  # not the store's: left alone
+    for path in kept:
+        path.write_bytes(b"mine")
+    assert sorted(store.remove_leftovers()) == sorted(killed)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, "latest.json", *(p.name for p in kept)])
+    assert store.latest() == first
+    assert CheckpointStore(tmp_path / "absent").remove_leftovers() == []
+
+
 # --- refusing files that are not ours -----------------------------------------------------------
 
 
@@ -267,6 +284,22 @@ def test_latest_falls_back_when_the_pointer_is_missing_stale_or_garbage(tmp_path
     (run / "latest.json").write_text("{ not json")
     assert store.latest() == newest
     assert store.load_latest(groups=["generator"])[1] == {"step": 10}
+
+
+def test_a_pointer_left_without_checkpoints_is_named_not_taken_for_a_fresh_run(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path)
+    assert store.is_empty()
+    store.save(4, _groups(4.0), {"step": 4})
+    assert not store.is_empty()
+    (tmp_path / "step-00000004.safetensors").unlink()  # the checkpoints are lost, the pointer stays
+    assert store.latest() is None and not store.is_empty()
+    with pytest.raises(DanceError) as err:
+        store.load_latest()
+    message = str(err.value)
+    assert str(tmp_path / "latest.json") in message and "\n" not in message
+    (tmp_path / "latest.json").write_bytes(b"\x00\xff garbage")
+    with pytest.raises(DanceError, match="latest.json names no checkpoint"):
+        store.require_latest()
 
 
 # --- optimizer state --------------------------------------------------------------------------

@@ -45,6 +45,7 @@ def test_tiny_model_beats_its_start_and_the_mean_image(synthetic_dataset: Path, 
     print(f"held-out L1: step 0 {before:.4f}, step {STEPS} {after:.4f}, baselines {baselines}")
     assert after <= 0.7 * before
     assert after < baselines["mean_image"]
+    assert baselines["person_on_plate"] < 0.5 * baselines["plate"], "the real person over the plate bounds a compositing model"
 
     result = evaluate_run(run)
     row = result["rows"]["temporal"]
