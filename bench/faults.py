@@ -41,8 +41,8 @@ AREAS: dict[str, Callable[[Path], list[FaultRow]]] = {
 
 
 def print_table(rows: list[FaultRow], seconds: dict[str, float]) -> None:
-    body = [[row.area, row.tried, str(row.count), str(row.passed)] for row in rows]
-    print("\n" + text_table(["area", "tried", "times", "passed"], body))
+    body = [[f"{row.area}: {row.tried}", str(row.count), str(row.passed)] for row in rows]
+    print("\n" + text_table(["tried", "times", "passed"], body))
     print("time per area: " + ", ".join(f"{area} {s / 60:.1f} min" for area, s in seconds.items()))
     failed = [row for row in rows if not row.all_passed]
     for row in failed:
