@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from shared.errors import DanceError
+from shared.images import check_picture
 from shared.video import probe_video, read_frames
 
 
@@ -19,6 +20,7 @@ class Background:
         self.path = Path(path)
         if not self.path.is_file():
             raise DanceError(f"{self.path}: no such background picture or video")
+        check_picture(self.path)  # OpenCV shows a JPEG cut short as a half-grey picture
         bgr = cv2.imread(str(self.path), cv2.IMREAD_COLOR)
         self._image = None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         self._frames: Iterator[np.ndarray] | None = None

@@ -163,6 +163,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
     With --virtual-camera, video-call apps can pick the output as a webcam (with --serve: the
     server's own --camera or --source, puppeteered from the start, viewers or not).
     """
+    from live.background import Background
     from live.calibration import Calibration
     from live.capture import open_source
     from live.pipeline import LivePipeline, PipelineConfig
@@ -198,7 +199,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             raise DanceError(f"nothing to show: {reason}; give --output OUT.mp4 or --virtual-camera")
         if virtual_camera is not None:  # before the engine loads: a missing device is told at once
             sinks.append(VirtualCameraSink(VirtualCameraConfig(virtual_size, camera_fps(source.fps), virtual_camera or None)))
-        plate = _background(background) if background is not None else None  # a bad file is told at once too
+        plate = Background(background) if background is not None else None  # a bad file is told at once too
         engine = _load_engine(engines, backend, device, threads)
         stats = None
         if calibration is not None:
@@ -236,21 +237,13 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         source.close()
 
 
-def _background(path: Path):  # noqa: ANN202 - live.background.Background
-    """`--background`, refused when it is a JPEG cut short (OpenCV would show it, half grey)."""
-    from live.background import Background
-    from shared.images import check_picture
-
-    check_picture(path)
-    return Background(path)
-
-
 def _serve(engines: Path | None, camera: int | None, video: Path | None, calibration: Path | None,
            background: Path | None, config, threads: int | None, backend: str, device: str,  # noqa: ANN001 - PipelineConfig
            host: str, port: int, token: str | None, max_peers: int, virtual=None) -> None:  # noqa: ANN001 - VirtualCameraConfig
     """`--serve`: the web server over one engine (see live/server). With `virtual`, the viewer
     pipeline also feeds a virtual camera, and runs for as long as the server does."""
 
+    from live.background import Background
     from live.calibration import Calibration
     from live.capture import CameraSource, open_source
     from live.server.app import ServerConfig, create_app, resolve_token, serve_forever
@@ -275,7 +268,7 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
             loaded.check(engine.info.image_size, size, calibration)
             stats = loaded.stats
         if background is not None:
-            _background(background).close()  # a clear error now, not in every session
+            Background(background).close()  # a clear error now, not in every session
         settings = SessionSettings(max_peers=max_peers, pipeline=config, calibration=stats, background=background,
                                    sinks=(camera_sink,) if camera_sink is not None else ())
         manager = SessionManager(engine, settings, open_own, log=_log)

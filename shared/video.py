@@ -176,10 +176,15 @@ class VideoWriter:
         self.frames_written += 1
 
     def close(self) -> None:
+        """Finalize the file under its name; with no frame written no file appears (there is no
+        video to keep, and the encoder may not have created its partial file yet)."""
         if self._encoder is None:
             return
         encoder, self._encoder = self._encoder, None
         encoder.close()
+        if self.frames_written == 0:
+            self._partial.unlink(missing_ok=True)
+            return
         os.replace(self._partial, self.path)
 
     def __enter__(self) -> VideoWriter:

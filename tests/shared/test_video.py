@@ -73,3 +73,9 @@ def test_video_without_frames_is_refused(tmp_path: Path) -> None:
     assert empty.stat().st_size > 0
     with pytest.raises(DanceError, match="no video frames"):
         probe_video(empty)
+
+
+def test_a_writer_closed_without_a_frame_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.mp4"
+    VideoWriter(path, 30.0, (64, 64)).close()
+    assert list(tmp_path.iterdir()) == []
