@@ -4,10 +4,11 @@ On a CPU with 8-bit dot-product instructions (AVX-512 VNNI, AVX-VNNI, ARM dot pr
 onnxruntime's quantized convolutions run the tiny body about 1.7x faster than fp32 on one core,
 which is what lets live keep up beside MediaPipe on a 2-core machine. The graph quantized is not
 the fp32 one but one made for it (export.rewrites.for_int8): its upsamplers are sub-pixel convs,
-since onnxruntime has no quantized ConvTranspose, and their pixel shuffles are moved onto the
-convs' uint8 outputs. Only the convolutions are quantized (weights per output channel, int8;
-activations uint8); instance normalization, the compositing and everything else stay fp32, and
-the graph's inputs and outputs stay fp32 tensors.
+since onnxruntime has no quantized ConvTranspose. Only the convolutions are quantized (weights per
+output channel, int8; activations uint8); instance normalization, the compositing and everything
+else that computes stays fp32, and the graph's inputs and outputs stay fp32 tensors. Ops that only
+move values (pixel shuffles, pads, slices, concatenations) are moved onto the uint8 tensors
+(export.int8_graph): the same function on a quarter of the bytes.
 
 Quantization is not exact, so an int8 graph is judged by how close it stays to the torch model
 on real inputs over a whole sequence fed its own output (see export.parity), not by the fp32
@@ -27,6 +28,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from export.int8_graph import quantize_before_moves, shuffle_before_dequantize
 from export.parity import label_sequence
 from shared.compositing import composite
 from shared.face_residual import crop_faces, face_label_crops
@@ -71,53 +73,9 @@ def quantize_int8(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]]
         )
     model = onnx.load(str(dst))
     shuffle_before_dequantize(model)
+    quantize_before_moves(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
-
-
-def shuffle_before_dequantize(model: onnx.ModelProto) -> int:
-    """Move each DepthToSpace that reads a DequantizeLinear (with a per-tensor scale) before it, in
-    place; returns how many moved.
-
-    The quantizer leaves pixel shuffles in fp32 (QLinearConv -> DequantizeLinear -> DepthToSpace).
-    A shuffle only moves values and dequantizing is the same affine map for every value, so
-    shuffling the uint8 tensor and dequantizing after is the same function, on a quarter of the
-    bytes: onnxruntime's DepthToSpace takes 1.2 ms on the tiny body's last upsampler in uint8
-    against 2.0 ms in fp32 (1 thread).
-    """
-    graph = model.graph
-    nodes = list(graph.node)
-    producer = {output: i for i, node in enumerate(nodes) for output in node.output}
-    readers: dict[str, int] = {}
-    for node in nodes:
-        for name in node.input:
-            readers[name] = readers.get(name, 0) + 1
-    scalars = {init.name for init in graph.initializer if int(np.prod(init.dims)) == 1}
-    shuffle_for: dict[int, int] = {}  # index of a DequantizeLinear -> index of the shuffle to run first
-    for i, node in enumerate(nodes):
-        j = producer.get(node.input[0]) if node.op_type == "DepthToSpace" else None
-        if j is None:
-            continue
-        dequantize = nodes[j]
-        if dequantize.op_type != "DequantizeLinear" or readers[dequantize.output[0]] != 1 or dequantize.input[1] not in scalars:
-            continue
-        quantized, shuffled = dequantize.input[0], node.output[0]
-        node.input[0], node.output[0] = quantized, f"{quantized}_shuffled"
-        dequantize.input[0], dequantize.output[0] = f"{quantized}_shuffled", shuffled
-        shuffle_for[j] = i
-    moved = set(shuffle_for.values())
-    order = []
-    for i, node in enumerate(nodes):
-        if i in shuffle_for:
-            order.append(nodes[shuffle_for[i]])
-        if i not in moved:
-            order.append(node)
-    copies = [onnx.NodeProto() for _ in order]
-    for copy, node in zip(copies, order):
-        copy.CopyFrom(node)  # the nodes belong to graph.node, which is cleared next
-    del graph.node[:]
-    graph.node.extend(copies)
-    return len(shuffle_for)
 
 
 @dataclass

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from shared.networks import GlobalGenerator, LocalEnhancer
+
 # onnxruntime's blocked (NCHWc) convolutions work on channel blocks of 8 (AVX2) or 16 (AVX-512)
 # and pad a conv's output channels up to a whole block. An image head (3 to 5 output channels:
 # RGB, alpha for compositing, the exemplar blend) then computes 3-5x the outputs it keeps; packing
@@ -141,6 +143,37 @@ def is_pix2pixhd_upsampler(layer: nn.Module) -> bool:
     )
 
 
+class _SpaceToDepth(torch.autograd.Function):
+    """ONNX SpaceToDepth (block 2): (N, C, H, W) -> (N, 4C, H/2, W/2), channel (by * 2 + bx) * C + c
+    holding pixel (2y + by, 2x + bx) of channel c. torch's pixel_unshuffle orders the channels the
+    other way round and exports as a 6-D Transpose (3.3 ms on the stem's input, 1 thread) where
+    onnxruntime's SpaceToDepth takes 0.4 ms."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # noqa: ANN001, ARG004 - autograd's signature
+        n, c, h, w = x.shape
+        return x.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 3, 5, 1, 2, 4).reshape(n, 4 * c, h // 2, w // 2)
+
+    @staticmethod
+    def symbolic(g, x):  # noqa: ANN001, ANN205 - the TorchScript exporter's hook
+        return g.op("SpaceToDepth", x, blocksize_i=2)
+
+
+def space_to_depth(x: Tensor) -> Tensor:
+    """See `_SpaceToDepth`; height and width must be even."""
+    return _SpaceToDepth.apply(x)
+
+
+def stride_one_weight(weight: Tensor) -> Tensor:
+    """The kernel that, over `space_to_depth(x)` at stride 1, computes the stride-2 conv of x with
+    `weight` (O, C, 2k, 2k): kernel tap (2ty + by, 2tx + bx) of channel c moves to tap (ty, tx) of
+    channel (by * 2 + bx) * C + c."""
+    out_ch, in_ch, kh, kw = weight.shape
+    if kh % 2 or kw % 2:
+        raise ValueError(f"a stride-2 kernel of even size is needed, got {kh}x{kw}")
+    return weight.reshape(out_ch, in_ch, kh // 2, 2, kw // 2, 2).permute(0, 3, 5, 1, 2, 4).reshape(out_ch, 4 * in_ch, kh // 2, kw // 2)
+
+
 class SpaceToDepthStem(nn.Module):
     """A generator's first layers, reflection pad + 7x7 stem conv + instance norm + ReLU + stride-2
     3x3 downsampling conv (zero padding 1), computed at half resolution on the stem's 4 pixel phases.
@@ -153,6 +186,11 @@ class SpaceToDepthStem(nn.Module):
     No pixel shuffle is left. The point is int8: the stem, with 6 input channels, ran at a third of
     the speed of the other QLinearConvs; on the tiny body (1 thread) the stem and downsampling
     convs went from 6.6 ms to 3.9 ms.
+
+    The stride-2 8x8 stem conv itself runs as a stride-1 4x4 conv over the padded input's
+    `space_to_depth`: the same multiply-adds, which onnxruntime's int8 conv does about twice as
+    fast at stride 1 (the exemplar body's stem, 10 input channels: 6.4-7.4 ms -> 4.0 ms + 0.4 ms
+    for the SpaceToDepth, 1 thread).
     """
 
     TAPS = {0: {1: 1}, 1: {0: 0, 1: 2}}  # phase -> {tap (packed offset + 1): 3x3 kernel index}
@@ -160,7 +198,9 @@ class SpaceToDepthStem(nn.Module):
     def __init__(self, pad: nn.ReflectionPad2d, stem: nn.Conv2d, norm: nn.Module, down: nn.Conv2d) -> None:
         super().__init__()
         self.pad = pad
-        self.stem = PhasePackedConv(stem)
+        packed = PhasePackedConv(stem)
+        self.stem_weight = nn.Parameter(stride_one_weight(packed.weight.detach()), requires_grad=False)
+        self.stem_bias = nn.Parameter(packed.bias.detach(), requires_grad=False)
         self.norm = norm
         weight = down.weight.detach()  # (out, in, 3, 3)
         out_ch, in_ch = weight.shape[:2]
@@ -175,7 +215,7 @@ class SpaceToDepthStem(nn.Module):
         self.down_bias = nn.Parameter(bias, requires_grad=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        phases = F.conv2d(self.pad(x), self.stem.weight, self.stem.bias, stride=2)  # (N, 4C, H/2, W/2)
+        phases = F.conv2d(space_to_depth(self.pad(x)), self.stem_weight, self.stem_bias)  # (N, 4C, H/2, W/2)
         n, channels, height, width = (int(d) for d in phases.shape)  # constants in the graph (ONNX's norm needs C)
         normed = self.norm(phases.reshape(n, channels // 4, 4 * height, width)).reshape(n, channels, height, width)
         return F.conv2d(F.pad(F.relu(normed), (1, 0, 1, 0)), self.down_weight, self.down_bias)
@@ -210,11 +250,96 @@ def _space_to_depth_stems(module: nn.Module) -> None:
             sequential.insert(0, SpaceToDepthStem(pad, stem, norm, down))
 
 
+def _reflected_phase(phase: Tensor, dim: int, q: int) -> Tensor:
+    """Phase `q` (0: even, 1: odd positions) along `dim` of an image reflection-padded by 3, from
+    phase 1 - q of the image itself (`phase`, n values along `dim`).
+
+    Padded position 2j + q holds image position 2j + q - 3 (reflected at the ends): for q = 0 that
+    is image positions -3, -1, 1, ..., 2n - 1, 2n + 1, i.e. odd phase values 1, 0, 0..n-1, n-2; for
+    q = 1, image positions -2, 0, ..., 2n - 2, 2n, 2n + 2, i.e. even phase values 1, 0..n-1, n-1, n-2.
+    """
+    n = phase.shape[dim]
+    first, second = phase.narrow(dim, 0, 1), phase.narrow(dim, 1, 1)
+    last, before_last = phase.narrow(dim, n - 1, 1), phase.narrow(dim, n - 2, 1)
+    parts = [second, first, phase, before_last] if q == 0 else [second, phase, last, before_last]
+    return torch.cat(parts, dim)
+
+
+class PhaseUpsampleHead(nn.Module):
+    """A generator's last upsampler + instance norm + ReLU + image head (reflection pad 3, 7x7 conv),
+    computed on the upsampler's 4 pixel phases at half resolution.
+
+    The upsampler is a `SubPixelConvTranspose` without its pixel shuffle, normalized over each
+    channel's 4 phases together (as `SpaceToDepthStem` does). The head reads the full-resolution
+    map reflection-padded by 3 in space-to-depth form: phase (qy, qx) of the padded map is phase
+    (1 - qy, 1 - qx) of the map, its rows and columns re-indexed at the borders (`_reflected_phase`);
+    the head conv is then the phase-packed stride-1 4x4 conv over that (`stride_one_weight`), and
+    one pixel shuffle of its few output channels is left. The full-resolution feature map is never
+    built: on the exemplar body (1 thread) its uint8 pixel shuffle alone took 2.2 ms.
+    """
+
+    def __init__(self, upsample: nn.ConvTranspose2d, norm: nn.Module, pad: nn.ReflectionPad2d, conv: nn.Conv2d) -> None:
+        super().__init__()
+        if tuple(pad.padding) != (3, 3, 3, 3) or conv.kernel_size != (7, 7):
+            raise ValueError("PhaseUpsampleHead computes a reflection pad of 3 followed by a 7x7 conv")
+        sub_pixel = SubPixelConvTranspose(upsample)
+        self.up_weight, self.up_bias = sub_pixel.weight, sub_pixel.bias
+        self.norm = norm
+        packed = PhasePackedConv(conv)
+        self.head_weight = nn.Parameter(stride_one_weight(packed.weight.detach()), requires_grad=False)
+        self.head_bias = packed.bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        up = F.conv2d(F.pad(x, (0, 1, 0, 1)), self.up_weight, self.up_bias)  # channel c * 4 + row phase * 2 + column phase
+        n, channels, height, width = (int(d) for d in up.shape)  # constants in the graph (ONNX's norm needs C)
+        normed = self.norm(up.reshape(n, channels // 4, 4 * height, width)).reshape(n, channels // 4, 2, 2, height, width)
+        phases = F.relu(normed)
+        rows = [_reflected_phase(phases[:, :, 1 - qy], dim=3, q=qy) for qy in range(2)]  # (n, c, 2, height + 3, width)
+        padded = [_reflected_phase(rows[qy][:, :, 1 - qx], dim=3, q=qx) for qy in range(2) for qx in range(2)]
+        return F.pixel_shuffle(F.conv2d(torch.cat(padded, dim=1), self.head_weight, self.head_bias), 2)
+
+
+def _is_upsampler_norm_relu(layers: list[nn.Module]) -> bool:
+    return (
+        len(layers) >= 3
+        and is_pix2pixhd_upsampler(layers[-3])
+        and isinstance(layers[-2], nn.InstanceNorm2d)
+        and type(layers[-1]) is nn.ReLU
+    )
+
+
+def _is_image_head(head: nn.Module) -> bool:
+    return (
+        type(head) is nn.Sequential
+        and len(head) == 3
+        and type(head[0]) is nn.ReflectionPad2d
+        and tuple(head[0].padding) == (3, 3, 3, 3)
+        and type(head[1]) is nn.Conv2d and is_packable(head[1]) and head[1].kernel_size == (7, 7)
+    )
+
+
+def _phase_heads(module: nn.Module) -> None:
+    """In every generator whose features end in an upsampler + norm + ReLU (a global generator's
+    trunk, a local enhancer's local branch), move those layers into a `PhaseUpsampleHead` with
+    the image head, in place."""
+    for generator in list(module.modules()):
+        features = generator.trunk if isinstance(generator, GlobalGenerator) else getattr(generator, "local_up", None)
+        if not isinstance(generator, (GlobalGenerator, LocalEnhancer)) or type(features) is not nn.Sequential:
+            continue
+        if not (_is_upsampler_norm_relu(list(features)) and _is_image_head(generator.head)):
+            continue
+        upsample, norm = features[-3], features[-2]
+        del features[-3:]
+        pad, conv, squash = generator.head
+        generator.head = nn.Sequential(PhaseUpsampleHead(upsample, norm, pad, conv), squash)
+
+
 def _rewrite(module: nn.Module, accurate_norm: bool, phase_layers: bool) -> nn.Module:
     """A rewritten copy; `phase_layers`: stems and upsamplers on pixel phases (for int8)."""
     module = copy.deepcopy(module)
     if phase_layers:
         _space_to_depth_stems(module)
+        _phase_heads(module)
     children = [(parent, name, child) for parent in module.modules() for name, child in parent.named_children()]
     for parent, name, child in children:
         if isinstance(child, nn.InstanceNorm2d):
@@ -239,7 +364,8 @@ def for_export(module: nn.Module) -> nn.Module:
 
 def for_int8(module: nn.Module) -> nn.Module:
     """A copy of `module` for the graph int8 is quantized from: the stems as `SpaceToDepthStem`,
-    the image heads phase-packed, the upsamplers as `SubPixelConvTranspose`, and onnxruntime's own
+    each generator's last upsampler and image head as one `PhaseUpsampleHead`, the other
+    upsamplers as `SubPixelConvTranspose`, and onnxruntime's own
     InstanceNormalization (its 4e-4 fp32 rounding is nothing beside int8's; on the tiny body
     2.4 ms, plus 1.5 ms of layout transposes around it, against 6.2 ms for the accurate form's
     plain ops)."""

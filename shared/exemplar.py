@@ -47,6 +47,7 @@ SEAM_PX = 2
 _SEAM_KERNEL = np.ones((2 * SEAM_PX + 1, 2 * SEAM_PX + 1), np.uint8)
 MASK_THRESHOLD = 128  # mask value (0-255) from which a pixel is the person
 PART_REACH = 0.6  # torso heights: farther from every bone, a masked pixel is not the person
+_LEVEL = np.float32(1 / 255)  # one uint8 level, in [0, 1] units
 
 
 def _i(name: str) -> int:
@@ -88,6 +89,8 @@ PARTS: tuple[Part, ...] = (
     _limb("left", "elbow", "wrist", "index", "pinky"), _limb("right", "elbow", "wrist", "index", "pinky"),
 )  # fmt: skip
 TORSO_PART, HEAD_PART = 0, 5
+LIMB_PARTS = np.array([p for p, part in enumerate(PARTS) if part.bone is not None])
+LIMB_BONES = np.array([PARTS[p].bone for p in LIMB_PARTS]).T  # (2, limbs): each limb's bone start and end
 
 
 # --- pose geometry --------------------------------------------------------------------------------
@@ -95,10 +98,11 @@ TORSO_PART, HEAD_PART = 0, 5
 
 def torso_size(keypoints: np.ndarray, valid: np.ndarray) -> float | None:
     """Mid-shoulder to mid-hip distance in pixels, or None without both shoulders and hips."""
-    if not valid[list(TORSO)].all():
+    if not all(valid[j] for j in TORSO):
         return None
-    points = keypoints.astype(np.float64)
-    size = float(np.linalg.norm(points[[L_SH, R_SH]].mean(axis=0) - points[[L_HIP, R_HIP]].mean(axis=0)))
+    points = keypoints[[L_SH, R_SH, L_HIP, R_HIP]].astype(np.float64)
+    gap = (points[0] + points[1]) / 2 - (points[2] + points[3]) / 2
+    size = float(np.sqrt(gap.dot(gap)))  # np.linalg.norm's arithmetic without its overhead: live calls this twice a frame
     return size if size > 1e-6 else None
 
 
@@ -117,7 +121,9 @@ def descriptor_distances(bank_points: np.ndarray, bank_valid: np.ndarray, points
     MIN_COMMON_JOINTS joints are seen in both."""
     common = bank_valid & valid[None]
     counts = common.sum(axis=1)
-    gaps = np.linalg.norm(bank_points - points[None], axis=2) * common
+    squares = np.square(bank_points - points[None])
+    gaps = np.sqrt(squares[..., 0] + squares[..., 1])  # np.linalg.norm(axis=2), without its loop over pairs
+    gaps *= common
     with np.errstate(invalid="ignore", divide="ignore"):
         distances = gaps.sum(axis=1) / counts
     distances[counts < MIN_COMMON_JOINTS] = np.inf
@@ -191,6 +197,47 @@ def part_transform(index: int, src: np.ndarray, src_valid: np.ndarray, dst: np.n
     return None if fit is None else fit.matrix()
 
 
+def part_transforms(src: np.ndarray, src_valid: np.ndarray, dst: np.ndarray, dst_valid: np.ndarray,
+                    body_scale: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """`part_transform` for every part: (P, 2, 3) maps (zeros where there is none) and (P,) bool,
+    whether there is one. The limbs' maps come from one batch of numpy operations, not one
+    `bone_affine` call each: live warps every camera frame, and eight calls cost 0.2 ms."""
+    matrices = np.zeros((len(PARTS), 2, 3))
+    mapped = np.zeros(len(PARTS), bool)
+    for p in (TORSO_PART, HEAD_PART):
+        matrix = part_transform(p, src, src_valid, dst, dst_valid, body_scale)
+        if matrix is not None:
+            matrices[p], mapped[p] = matrix, True
+    a, b = LIMB_BONES
+    limbs, nonzero = _bone_affines(src[a], src[b], dst[a], dst[b], body_scale)
+    seen = src_valid[a] & src_valid[b] & dst_valid[a] & dst_valid[b] & nonzero
+    matrices[LIMB_PARTS[seen]], mapped[LIMB_PARTS] = limbs[seen], seen
+    return matrices, mapped
+
+
+def _bone_affines(a: np.ndarray, b: np.ndarray, a2: np.ndarray, b2: np.ndarray, width_scale: float,
+                  min_stretch: float = 0.3, max_stretch: float = 3.0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """`geometry.bone_affine` for (N, 2) bones at once, operation for operation, so bit for bit
+    the same maps (numpy's batched products call the same BLAS kernels; the tests compare): (N, 2, 3)
+    maps and (N,) bool, False for a zero-length bone (its map is then meaningless)."""
+    (length, frame), (length2, frame2) = _bone_frames(a, b), _bone_frames(a2, b2)
+    stretch = np.clip(length2 / np.maximum(length, 1e-6), min_stretch * width_scale, max_stretch * width_scale)
+    scales = np.zeros((len(length), 2, 2))
+    scales[:, 0, 0], scales[:, 1, 1] = stretch, width_scale
+    linear = frame2.transpose(0, 2, 1) @ scales @ frame
+    shift = np.asarray(a2, np.float64) - (linear @ np.asarray(a, np.float64)[:, :, None])[:, :, 0]
+    return np.concatenate([linear, shift[:, :, None]], axis=2), (length >= 1e-6) & (length2 >= 1e-6)
+
+
+def _bone_frames(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) lengths of bones a -> b and (N, 2, 2) frames, rows along and across each, as
+    `bone_affine` computes them (its norm is the square root of a dot product)."""
+    along = np.asarray(b, np.float64) - np.asarray(a, np.float64)
+    length = np.sqrt((along[:, None, :] @ along[:, :, None])[:, 0, 0])
+    along = along / np.maximum(length, 1e-6)[:, None]
+    return length, np.stack([along, np.stack([-along[:, 1], along[:, 0]], axis=1)], axis=1)
+
+
 # --- the bank -------------------------------------------------------------------------------------
 
 
@@ -221,6 +268,10 @@ class ExemplarBank:
         self.descriptor_points = np.stack([d[0] if d else np.zeros((len(DESCRIPTOR_JOINTS), 2), np.float32) for d in described])
         self.descriptor_valid = np.stack([d[1] if d else np.zeros(len(DESCRIPTOR_JOINTS), bool) for d in described])
         self.boxes = np.array([[_part_box(parts == p, SEAM_PX, self.image_size) for p in range(len(PARTS))] for parts in self.parts], np.int32)
+        # Cut once here rather than at every warp (live warps one per camera frame): for 256
+        # exemplars at 256x256, ~20 MB and 0.1 s.
+        self.sprites = [[_part_sprite(self, k, p) for p in range(len(PARTS))] for k in range(count)]
+        self.box_corners = _box_corners(self.boxes)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -250,36 +301,35 @@ class ExemplarBank:
     def warp(self, index: int, pose: PoseFrame) -> tuple[np.ndarray, np.ndarray]:
         """Exemplar `index` moved part by part onto `pose`: (H, W, 3) uint8 RGB on black, (H, W) uint8 mask."""
         width, height = self.image_size
-        rgb = np.zeros((height, width, 3), np.float32)
-        alpha = np.zeros((height, width), np.float32)
+        canvas = np.zeros((EXEMPLAR_NC, height, width), np.float32)
+        self.warp_into(index, pose, canvas)
+        rgb = np.ascontiguousarray(canvas[:IMAGE_NC].round().astype(np.uint8).transpose(1, 2, 0))
+        return rgb, canvas[IMAGE_NC].astype(np.uint8)  # the mask is a maximum of uint8 levels: whole already
+
+    def warp_into(self, index: int, pose: PoseFrame, canvas: np.ndarray) -> None:
+        """Draws exemplar `index`, moved part by part onto `pose`, over `canvas`: (4, H, W) float32,
+        zeros before, after RGB in 0-255 (not rounded) and the mask. Channel-first so that each
+        part's blend runs along image rows, and so the live conditioner paints into its tensor."""
+        width, height = self.image_size
+        if canvas.shape != (EXEMPLAR_NC, height, width):
+            raise ValueError(f"canvas {canvas.shape} for a {width}x{height} exemplar bank")
         src, src_valid = self.keypoints[index], self.valid[index]
         dst, dst_valid = np.nan_to_num(pose.keypoints.astype(np.float32)), pose.valid
         scale = (torso_size(dst, dst_valid) or self.median_torso) / (self.torso_sizes[index] or self.median_torso)
-        for p in range(len(PARTS)):
-            x0, y0, x1, y1 = self.boxes[index, p]
-            if x1 <= x0:
-                continue
-            matrix = part_transform(p, src, src_valid, dst, dst_valid, scale)
-            if matrix is None:
-                continue
-            corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ matrix.T
-            dx0, dy0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
-            dx1, dy1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1, (width, height))
-            if dx1 <= dx0 or dy1 <= dy0:
-                continue
-            # The part's pixels grown by SEAM_PX, so neighbouring parts overlap instead of leaving
-            # a seam of half-transparent pixels where they meet (the later part is drawn on top).
-            member = cv2.dilate((self.parts[index, y0:y1, x0:x1] == p).astype(np.uint8), _SEAM_KERNEL)
-            crop = np.dstack([self.images[index, y0:y1, x0:x1], self.alphas[index, y0:y1, x0:x1] * member])
-            local = matrix.copy()
-            local[:, 2] = matrix[:, :2] @ (x0, y0) + matrix[:, 2] - (dx0, dy0)
-            moved = cv2.warpAffine(crop, local, (int(dx1 - dx0), int(dy1 - dy0)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            weight = moved[..., 3:] * np.float32(1 / 255)
-            region = (slice(dy0, dy1), slice(dx0, dx1))
-            under = rgb[region]  # a view: painted in place
-            under += (moved[..., :3] - under) * weight
-            np.maximum(alpha[region], moved[..., 3], out=alpha[region])
-        return rgb.round().astype(np.uint8), alpha.round().astype(np.uint8)
+        matrices, mapped = part_transforms(src, src_valid, dst, dst_valid, scale)
+        # Each part's box moved: the canvas region it is drawn into, and its map shifted to that region
+        # (the same arithmetic as part by part: cv2 rounds sample positions to 1/32 px, an ulp can move one).
+        corners = self.box_corners[index] @ matrices.transpose(0, 2, 1)
+        starts = np.maximum(np.floor(corners.min(axis=1)).astype(int), 0)
+        ends = np.minimum(np.ceil(corners.max(axis=1)).astype(int) + 1, (width, height))
+        local = matrices.copy()
+        local[:, :, 2] = (matrices[:, :, :2] @ self.boxes[index, :, :2, None])[:, :, 0] + matrices[:, :, 2] - starts
+        drawn = mapped & (ends > starts).all(axis=1) & (self.boxes[index, :, 2] > self.boxes[index, :, 0])
+        for p in np.flatnonzero(drawn):  # painter's order
+            (dx0, dy0), (dx1, dy1) = starts[p].tolist(), ends[p].tolist()
+            moved = cv2.warpAffine(self.sprites[index][p], local[p], (dx1 - dx0, dy1 - dy0),
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
+            _draw_over(canvas[:, dy0:dy1, dx0:dx1], moved)
 
     def save(self, path: str | Path) -> None:
         """Written under a temporary name and renamed: never half a bank under the real name."""
@@ -314,6 +364,37 @@ class ExemplarBank:
         resize = lambda arrays, mode: np.stack([cv2.resize(a, size, interpolation=mode) for a in arrays])  # noqa: E731
         return ExemplarBank(resize(self.images, cv2.INTER_AREA), resize(self.alphas, cv2.INTER_AREA), resize(self.parts, cv2.INTER_NEAREST),
                             self.keypoints * scale, self.valid, self.frame_ids, self.schema_tag)  # fmt: skip
+
+
+def _part_sprite(bank: ExemplarBank, index: int, part: int) -> np.ndarray | None:
+    """(h, w, 4) uint8 RGBA: exemplar `index` inside the box of `part`, its alpha the person mask
+    where the part's pixels grown by SEAM_PX are (None for a part with no pixels). The growth makes
+    neighbouring parts overlap instead of leaving a seam of half-transparent pixels where they
+    meet (the later part is drawn on top)."""
+    x0, y0, x1, y1 = bank.boxes[index, part]
+    if x1 <= x0:
+        return None
+    member = cv2.dilate((bank.parts[index, y0:y1, x0:x1] == part).astype(np.uint8), _SEAM_KERNEL)
+    return np.dstack([bank.images[index, y0:y1, x0:x1], bank.alphas[index, y0:y1, x0:x1] * member])
+
+
+def _box_corners(boxes: np.ndarray) -> np.ndarray:
+    """(..., 4) int boxes (x0, y0, x1, y1) -> (..., 4, 3) float64 corners, homogeneous, as rows."""
+    x0, y0, x1, y1 = np.moveaxis(boxes.astype(np.float64), -1, 0)
+    corners = [np.stack([x, y, np.ones_like(x)], axis=-1) for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
+    return np.stack(corners, axis=-2)
+
+
+def _draw_over(region: np.ndarray, moved: np.ndarray) -> None:
+    """Paints one warped part, (h, w, 4) uint8 RGBA, over `region`, a (4, h, w) float32 view of a
+    canvas: RGB blended by the part's alpha, the mask the maximum of both. Plane by plane, numpy
+    loops along rows; over interleaved RGB it looped over 3 channels per pixel, 3x slower."""
+    rgb, alpha = moved.transpose(2, 0, 1)[:IMAGE_NC], moved[..., IMAGE_NC]
+    under = region[:IMAGE_NC]
+    change = np.subtract(rgb, under)
+    change *= alpha * _LEVEL
+    under += change
+    np.maximum(region[IMAGE_NC], alpha, out=region[IMAGE_NC])
 
 
 def _part_box(pixels: np.ndarray, margin: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -391,17 +472,18 @@ class ExemplarConditioner:
         return self.current
 
     def __call__(self, pose: PoseFrame, label: np.ndarray) -> Tensor:
-        """(1, 7, H, W) float in [0, 1], the engine's label input (filled channel-first directly:
-        interleaving 7 channels into one HxWx7 image first costs more than the warp's blending)."""
+        """(1, 7, H, W) float in [0, 1], the engine's label input, filled channel-first directly:
+        the exemplar is painted into its planes, with no (H, W, 7) or uint8 image in between."""
         height, width = label.shape[:2]
         planes = np.zeros((IMAGE_NC + EXEMPLAR_NC, height, width), np.float32)
-        planes[:IMAGE_NC] = label.transpose(2, 0, 1)
+        for plane, channel in zip(planes, cv2.split(label)):  # split first: half the time of one strided pass
+            np.multiply(channel, _LEVEL, out=plane, dtype=np.float32)
         index = self.pick(pose) if pose.present else None
         if index is not None:
-            rgb, alpha = self.bank.warp(index, pose)
-            planes[IMAGE_NC : 2 * IMAGE_NC] = rgb.transpose(2, 0, 1)
-            planes[2 * IMAGE_NC] = alpha
-        planes *= np.float32(1 / 255)
+            exemplar = planes[IMAGE_NC:]
+            self.bank.warp_into(index, pose, exemplar)
+            np.rint(exemplar[:IMAGE_NC], out=exemplar[:IMAGE_NC])  # the levels `warp` would give
+            exemplar *= _LEVEL
         return torch.from_numpy(planes)[None]
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from shared.pose import PoseFrame
-from shared.skeleton import Color, SkeletonSchema
+from shared.skeleton import Color, SkeletonSchema, get_schema
 
 REFERENCE_SIDE = 1080  # the authors' label resolution (1920x1080), whose short side sets the scale
 LIMB_ALPHA = 0.6  # a limb crossing an earlier limb shows both (OpenPose's 0.6 / 0.4 blend)
@@ -89,9 +90,66 @@ def hand_point_colors(schema: SkeletonSchema) -> dict[int, Color]:
     return colors
 
 
-def _fixed(point: np.ndarray) -> tuple[int, int]:
-    """A pixel position in OpenCV's fixed-point format (pixel centres at integer coordinates)."""
-    return int(round(float(point[0]) * _ONE)), int(round(float(point[1]) * _ONE))
+@dataclass(frozen=True)
+class _SchemaTables:
+    """A schema's drawing plan as arrays and plain tuples. Built once per schema: labels are drawn once
+    per camera frame, and rebuilding colour tables on every call was a visible share of the latency."""
+
+    limb_start: np.ndarray  # (L, m) joints averaged into each limb's start, padded by repeating the first
+    limb_start_count: np.ndarray  # (L,) float64: how many of those joints are real
+    limb_end: np.ndarray  # (L, n) likewise for each limb's end
+    limb_end_count: np.ndarray
+    limb_colors: tuple[Color, ...]
+    limb_blends: tuple[np.ndarray, ...]  # per limb, its colour LIMB_ALPHA-blended over each uint8 value
+    hand_bones: tuple[tuple[int, int, Color], ...]
+    body_dots: tuple[tuple[int, Color], ...]
+    hand_dots: tuple[tuple[int, Color], ...]  # hand points that are not body joints (a wrist gets the body dot)
+    face_dots: tuple[tuple[int, Color], ...]
+
+
+def _padded(ends: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """Variable-length joint tuples as an index matrix (padding repeats a tuple's first joint, which
+    leaves "all valid" unchanged) and the real length of each row."""
+    width = max((len(e) for e in ends), default=1)
+    index = np.array([e + (e[0],) * (width - len(e)) for e in ends], np.intp).reshape(len(ends), width)
+    return index, np.array([len(e) for e in ends], np.float64)
+
+
+def _blend_table(color: Color) -> np.ndarray:
+    """A cv2.LUT table giving `color` blended over each uint8 value: round(LIMB_ALPHA * colour +
+    (1 - LIMB_ALPHA) * value) with the colour in float32, the sum in float64, rounding half to even."""
+    col = np.asarray(color, np.float32)
+    under = np.arange(256, dtype=np.uint8)[:, None]
+    return np.round(LIMB_ALPHA * col + (1.0 - LIMB_ALPHA) * under).astype(np.uint8).reshape(256, 1, 3)
+
+
+@lru_cache(maxsize=None)
+def _schema_tables(tag: str) -> _SchemaTables:
+    """The drawing plan of the schema with this tag (keyed by tag: hashing the schema itself would
+    hash all its names and limbs on every call)."""
+    schema = get_schema(tag)
+    limb_start, limb_start_count = _padded([limb.start for limb in schema.limbs])
+    limb_end, limb_end_count = _padded([limb.end for limb in schema.limbs])
+    body_colors, hand_colors = joint_colors(schema), hand_point_colors(schema)
+    body = set(schema.body_joints)
+    return _SchemaTables(
+        limb_start=limb_start,
+        limb_start_count=limb_start_count,
+        limb_end=limb_end,
+        limb_end_count=limb_end_count,
+        limb_colors=tuple(limb.color for limb in schema.limbs),
+        limb_blends=tuple(_blend_table(limb.color) for limb in schema.limbs),
+        hand_bones=tuple((a, b, HAND_PALETTE[i % len(HAND_PALETTE)]) for i, (a, b) in enumerate(schema.hand_bones)),
+        body_dots=tuple((j, body_colors.get(j, (255, 255, 255))) for j in schema.body_joints),
+        hand_dots=tuple((j, hand_colors.get(j, HAND_FALLBACK_COLOR)) for j in schema.hand_points if j not in body),
+        face_dots=tuple((j, FACE_COLOR) for j in schema.face_points),
+    )
+
+
+@lru_cache(maxsize=64)
+def _stroke_sizes(width: int, height: int) -> StrokeSizes:
+    """StrokeSizes.for_size, cached: a live session draws every label at the same size."""
+    return StrokeSizes.for_size((width, height))
 
 
 def _usable_points(pose: PoseFrame, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -107,81 +165,106 @@ def _usable_points(pose: PoseFrame, size: tuple[int, int]) -> tuple[np.ndarray, 
     return clamped, ok
 
 
-def _ellipse_polygon(a: np.ndarray, b: np.ndarray, half_width: float) -> np.ndarray:
-    """Vertices of the ellipse whose long axis runs from a to b (a disc when a == b)."""
+def _end_means(points: np.ndarray, index: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """(L, 2) mean of each row's real joints, summed in order and then divided, as ndarray.mean does,
+    so the result is bit-identical to averaging each limb end on its own."""
+    total = points[index[:, 0]]
+    for k in range(1, index.shape[1]):
+        total = np.where((k < count)[:, None], total + points[index[:, k]], total)
+    return total / count[:, None]
+
+
+def _ellipse_polygons(a: np.ndarray, b: np.ndarray, half_width: float) -> np.ndarray:
+    """(L, _ELLIPSE_STEPS, 2) vertices of the ellipses whose long axes run from a[i] to b[i] (a disc
+    where a[i] == b[i]), all limbs at once with the same float64 operations as one at a time."""
     centre = (a + b) / 2.0
     along = b - a
-    length = float(np.hypot(along[0], along[1]))
-    u = along / length if length > 1e-6 else np.array([1.0, 0.0])
-    v = np.array([-u[1], u[0]])
-    half_length = max(length / 2.0, half_width)
-    return centre + np.outer(_ELLIPSE_COS * half_length, u) + np.outer(_ELLIPSE_SIN * half_width, v)
+    length = np.hypot(along[:, 0], along[:, 1])
+    long = length > 1e-6
+    u = np.where(long[:, None], along / np.where(long, length, 1.0)[:, None], (1.0, 0.0))
+    v = np.stack([-u[:, 1], u[:, 0]], axis=1)
+    half_length = np.maximum(length / 2.0, half_width)
+    across = (_ELLIPSE_SIN * half_width)[None, :, None] * v[:, None, :]
+    return centre[:, None, :] + (_ELLIPSE_COS * half_length[:, None])[:, :, None] * u[:, None, :] + across
 
 
-def _blend_limb(canvas: np.ndarray, painted: np.ndarray, polygon: np.ndarray, color: Color) -> None:
-    """Fill the polygon: full colour over the background, LIMB_ALPHA-blended over earlier limbs."""
-    h, w = painted.shape
-    x0 = max(int(np.floor(polygon[:, 0].min())), 0)
-    y0 = max(int(np.floor(polygon[:, 1].min())), 0)
-    x1 = min(int(np.ceil(polygon[:, 0].max())) + 1, w)
-    y1 = min(int(np.ceil(polygon[:, 1].max())) + 1, h)
-    if x0 >= x1 or y0 >= y1:
-        return
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    local = np.round((polygon - (x0, y0)) * _ONE).astype(np.int32)
-    cv2.fillConvexPoly(mask, local, 1, cv2.LINE_8, _SHIFT)
-    inside = mask.astype(bool)
-    roi, done = canvas[y0:y1, x0:x1], painted[y0:y1, x0:x1]
-    col = np.asarray(color, np.float32)
+def _blend_limb(roi: np.ndarray, done: np.ndarray, polygon: np.ndarray, color: Color, blend: np.ndarray) -> None:
+    """Fill the polygon (fixed-point, ROI coordinates) into the canvas ROI: full colour over the
+    background, LIMB_ALPHA-blended over earlier limbs (`done`, uint8 0/1). Masked whole-ROI OpenCV
+    calls replace boolean indexing, whose per-call overhead dominated; they draw into the ROI views in
+    place, which works because the canvas is C-contiguous."""
+    inside = np.zeros(done.shape, np.uint8)
+    cv2.fillConvexPoly(inside, polygon, 1, cv2.LINE_8, _SHIFT)
     over = inside & done
-    roi[over] = np.round(LIMB_ALPHA * col + (1.0 - LIMB_ALPHA) * roi[over]).astype(np.uint8)
-    roi[inside & ~done] = np.asarray(color, np.uint8)
+    blended = cv2.LUT(roi, blend)  # every ROI pixel blended; only `over` is kept
+    cv2.fillConvexPoly(roi, polygon, color, cv2.LINE_8, _SHIFT)  # the same pixels as `inside`
+    cv2.copyTo(blended, over, roi)
     done |= inside
+
+
+def _draw_limbs(
+    canvas: np.ndarray, tables: _SchemaTables, points: np.ndarray, ok: np.ndarray, half_width: float
+) -> None:
+    """Every limb whose joints are all usable, in schema order (later limbs blend over earlier ones)."""
+    drawable = ok[tables.limb_start].all(axis=1) & ok[tables.limb_end].all(axis=1)
+    if not drawable.any():
+        return
+    a = _end_means(points, tables.limb_start, tables.limb_start_count)
+    b = _end_means(points, tables.limb_end, tables.limb_end_count)
+    polygons = _ellipse_polygons(a, b, half_width)
+    h, w = canvas.shape[:2]
+    low = np.maximum(np.floor(polygons.min(axis=1)).astype(np.int64), 0)  # each limb's ROI, clipped
+    high = np.minimum(np.ceil(polygons.max(axis=1)).astype(np.int64) + 1, (w, h))
+    local = np.round((polygons - low[:, None, :]) * _ONE).astype(np.int32)
+    boxes = np.concatenate([low, high], axis=1).tolist()
+    painted = np.zeros((h, w), np.uint8)
+    for i in np.flatnonzero(drawable).tolist():
+        x0, y0, x1, y1 = boxes[i]
+        if x0 < x1 and y0 < y1:
+            roi, done = canvas[y0:y1, x0:x1], painted[y0:y1, x0:x1]
+            _blend_limb(roi, done, local[i], tables.limb_colors[i], tables.limb_blends[i])
+
+
+def _draw_points(
+    canvas: np.ndarray, tables: _SchemaTables, points: np.ndarray, ok: np.ndarray, sizes: StrokeSizes
+) -> None:
+    """Hand bones, then body joints, hand points and face points as dots, on top of the limbs."""
+    # OpenCV's fixed-point positions (pixel centres at integer coordinates), rounded half to even.
+    fixed = [tuple(p) for p in np.round(points * _ONE).astype(np.int64).tolist()]
+    usable = ok.tolist()
+    for a, b, color in tables.hand_bones:
+        if usable[a] and usable[b]:
+            cv2.line(canvas, fixed[a], fixed[b], color, sizes.hand_bone_width, cv2.LINE_8, _SHIFT)
+    for dots, radius in (
+        (tables.body_dots, sizes.joint_radius),
+        (tables.hand_dots, sizes.hand_radius),
+        (tables.face_dots, sizes.face_radius),
+    ):
+        fixed_radius = int(round(radius * _ONE))
+        for j, color in dots:
+            if usable[j]:
+                cv2.circle(canvas, fixed[j], fixed_radius, color, -1, cv2.LINE_8, _SHIFT)
+
+
+def _blank(width: int, height: int, background: Color) -> np.ndarray:
+    """An HxWx3 canvas of the background colour, filled row by row: NumPy broadcasting a 3-byte
+    colour over every pixel took half a millisecond at 256x256, longer than drawing the figure."""
+    canvas = np.empty((height, width, 3), np.uint8)
+    row = np.broadcast_to(np.asarray(background, np.uint8), (width, 3)).reshape(-1)
+    canvas.reshape(height, width * 3)[:] = row
+    return canvas
 
 
 def render_label(pose: PoseFrame, size: tuple[int, int], background: Color = (0, 0, 0)) -> np.ndarray:
     """The pose as an HxWx3 uint8 RGB stick figure; size is (width, height) and the pose's pixels
     are already in that frame. Invalid joints (and the limbs that need them) are left out."""
     w, h = int(size[0]), int(size[1])
-    schema = pose.schema
-    sizes = StrokeSizes.for_size((w, h))
-    canvas = np.empty((h, w, 3), np.uint8)
-    canvas[:] = np.asarray(background, np.uint8)
+    tables = _schema_tables(pose.schema_tag)
+    canvas = _blank(w, h, background)
     points, ok = _usable_points(pose, (w, h))
-
-    painted = np.zeros((h, w), bool)
-    for limb in schema.limbs:
-        ends = limb.start + limb.end
-        if not ok[list(ends)].all():
-            continue
-        a = points[list(limb.start)].mean(axis=0)
-        b = points[list(limb.end)].mean(axis=0)
-        _blend_limb(canvas, painted, _ellipse_polygon(a, b, sizes.limb_half_width), limb.color)
-
-    hand_colors = hand_point_colors(schema)
-    for i, (a, b) in enumerate(schema.hand_bones):
-        if ok[a] and ok[b]:
-            color = HAND_PALETTE[i % len(HAND_PALETTE)]
-            cv2.line(canvas, _fixed(points[a]), _fixed(points[b]), color, sizes.hand_bone_width, cv2.LINE_8, _SHIFT)
-
-    body_colors = joint_colors(schema)
-    joint_radius = int(round(sizes.joint_radius * _ONE))
-    for j in schema.body_joints:
-        if ok[j]:
-            color = body_colors.get(j, (255, 255, 255))
-            cv2.circle(canvas, _fixed(points[j]), joint_radius, color, -1, cv2.LINE_8, _SHIFT)
-
-    body = set(schema.body_joints)
-    hand_radius = int(round(sizes.hand_radius * _ONE))
-    for j in schema.hand_points:
-        if ok[j] and j not in body:  # a wrist already has its bigger body dot
-            color = hand_colors.get(j, HAND_FALLBACK_COLOR)
-            cv2.circle(canvas, _fixed(points[j]), hand_radius, color, -1, cv2.LINE_8, _SHIFT)
-
-    face_radius = int(round(sizes.face_radius * _ONE))
-    for j in schema.face_points:
-        if ok[j]:
-            cv2.circle(canvas, _fixed(points[j]), face_radius, FACE_COLOR, -1, cv2.LINE_8, _SHIFT)
+    sizes = _stroke_sizes(w, h)
+    _draw_limbs(canvas, tables, points, ok, sizes.limb_half_width)
+    _draw_points(canvas, tables, points, ok, sizes)
     return canvas
 
 

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from export.cli import main
 import export.engines
-from export.int8 import INT8_MEAN_TOLERANCE, quantize_int8, shuffle_before_dequantize
+from export.int8 import INT8_MEAN_TOLERANCE, quantize_int8
+from export.int8_graph import quantize_before_moves, shuffle_before_dequantize
 from shared.manifest import EngineManifest
 from shared.runtime import available_backends, load_generator
 
@@ -108,3 +109,61 @@ def test_a_dequantized_tensor_read_elsewhere_keeps_its_shuffle_in_fp32() -> None
     model = _dequantize_then_shuffle(readers=2)
     assert shuffle_before_dequantize(model) == 0
     assert [node.op_type for node in model.graph.node][:2] == ["DequantizeLinear", "DepthToSpace"]
+
+
+def _movement_then_quantize(also_read: bool = False, pad_value: float | None = None) -> onnx.ModelProto:
+    """a, b (fp32) -> Concat -> reflection Pad -> constant Pad -> SpaceToDepth -> QuantizeLinear ->
+    DequantizeLinear -> out; with `also_read`, the Concat's result is read by an Abs too."""
+    constant_pad = ["padded", "pads_one"] + (["value"] if pad_value is not None else [])
+    nodes = [
+        helper.make_node("Concat", ["a", "b"], ["joined"], axis=1),
+        helper.make_node("Pad", ["joined", "pads_two"], ["padded"], mode="reflect"),
+        helper.make_node("Pad", constant_pad, ["padded_more"], mode="constant"),
+        helper.make_node("SpaceToDepth", ["padded_more"], ["moved"], blocksize=2),
+        helper.make_node("QuantizeLinear", ["moved", "scale", "zero"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["out"]),
+    ]
+    outputs = [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 16, 6, 6])]
+    if also_read:
+        nodes.append(helper.make_node("Abs", ["joined"], ["other"]))
+        outputs.append(helper.make_tensor_value_info("other", TensorProto.FLOAT, [1, 4, 6, 8]))
+    initializers = [
+        numpy_helper.from_array(np.array(0.02, np.float32), "scale"), numpy_helper.from_array(np.array(100, np.uint8), "zero"),
+        numpy_helper.from_array(np.array([0, 0, 2, 2, 0, 0, 2, 2], np.int64), "pads_two"),
+        numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 0, 1, 0], np.int64), "pads_one"),
+    ]  # fmt: skip
+    if pad_value is not None:
+        initializers.append(numpy_helper.from_array(np.array(pad_value, np.float32), "value"))
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 2, 6, 8]) for name in ("a", "b")]
+    return helper.make_model(helper.make_graph(nodes, "g", inputs, outputs, initializers), opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _run_movement(model: onnx.ModelProto) -> list[np.ndarray]:
+    rng = np.random.default_rng(1)
+    feeds = {name: rng.uniform(-2, 2, (1, 2, 6, 8)).astype(np.float32) for name in ("a", "b")}
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+@pytest.mark.parametrize("pad_value", [None, 0.0])
+def test_quantizing_before_data_movement_computes_the_same_on_uint8(pad_value: float | None) -> None:
+    model = _movement_then_quantize(pad_value=pad_value)
+    expected = _run_movement(model)
+    assert quantize_before_moves(model) == 1
+    onnx.checker.check_model(model)
+    ops = [node.op_type for node in model.graph.node]
+    assert ops == ["QuantizeLinear", "QuantizeLinear", "Concat", "Pad", "Pad", "SpaceToDepth", "DequantizeLinear"]
+    assert [node.input[0] for node in model.graph.node[:2]] == ["a", "b"]
+    assert model.graph.node[4].input[2] == "zero", "the constant pad pads with the zero point"
+    np.testing.assert_array_equal(_run_movement(model)[0], expected[0])
+
+
+def test_movement_read_elsewhere_or_padding_with_another_constant_stays_fp32() -> None:
+    model = _movement_then_quantize(also_read=True)
+    expected = _run_movement(model)
+    assert quantize_before_moves(model) == 1  # the pads and the shuffle move; the Concat, also read by Abs, stays
+    concat = next(node for node in model.graph.node if node.op_type == "Concat")
+    assert list(concat.input) == ["a", "b"]
+    assert [node.op_type for node in model.graph.node][1] == "QuantizeLinear"
+    for got, want in zip(_run_movement(model), expected):
+        np.testing.assert_array_equal(got, want)
+    assert quantize_before_moves(_movement_then_quantize(pad_value=0.5)) == 1  # only the SpaceToDepth moves

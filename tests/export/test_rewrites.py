@@ -1,10 +1,14 @@
 import dataclasses
 
+import numpy as np
+
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from export.rewrites import AccurateInstanceNorm, PhasePackedConv, SpaceToDepthStem, SubPixelConvTranspose, for_export, for_int8
+from export.rewrites import (AccurateInstanceNorm, PhasePackedConv, PhaseUpsampleHead, SpaceToDepthStem, SubPixelConvTranspose, for_export, for_int8,
+                             space_to_depth, stride_one_weight)
 from shared.model_config import get_preset
 from shared.networks import FaceGenerator, build_generator
 
@@ -88,11 +92,66 @@ def test_for_int8_rewrites_stem_upsamplers_and_head_and_keeps_the_function(prese
     body = build_generator(dataclasses.replace(config.generator, composite=True)).eval()
     rewritten = for_int8(body)
     kinds = [type(m) for m in rewritten.modules()]
-    assert kinds.count(SpaceToDepthStem) == 1 and kinds.count(PhasePackedConv) == 2  # the head, and the stem's own conv
-    assert kinds.count(SubPixelConvTranspose) == config.generator.n_downsample and nn.ConvTranspose2d not in kinds
+    assert kinds.count(SpaceToDepthStem) == 1 and kinds.count(PhaseUpsampleHead) == 1 and PhasePackedConv not in kinds
+    assert kinds.count(SubPixelConvTranspose) == config.generator.n_downsample - 1 and nn.ConvTranspose2d not in kinds
     assert AccurateInstanceNorm not in kinds and nn.InstanceNorm2d in kinds
     width, height = config.image_size
     label, prev = torch.rand(1, 3, height, width), torch.rand(1, 3, height, width) * 2 - 1
     with torch.no_grad():
         assert (rewritten(label, prev) - body(label, prev)).abs().max() <= 1e-4
     assert type(body.trunk[0]) is nn.ReflectionPad2d, "the original is left as it was"
+
+
+def test_stride_one_weight_over_space_to_depth_is_the_stride_two_conv() -> None:
+    torch.manual_seed(5)
+    x, weight = torch.randn(2, 3, 14, 10), torch.randn(4, 3, 8, 8)
+    expected = F.conv2d(x, weight, stride=2)
+    got = F.conv2d(space_to_depth(x), stride_one_weight(weight))
+    assert got.shape == expected.shape and (got - expected).abs().max() <= 1e-4
+    with pytest.raises(ValueError, match="even size"):
+        stride_one_weight(torch.randn(4, 3, 7, 7))
+
+
+def test_space_to_depth_exports_as_onnx_space_to_depth(tmp_path) -> None:  # noqa: ANN001
+    import onnx
+    import onnxruntime as ort
+
+    class Unshuffle(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return space_to_depth(x)
+
+    x = torch.randn(1, 5, 6, 8)
+    path = tmp_path / "s2d.onnx"
+    torch.onnx.export(Unshuffle(), (x,), str(path), input_names=["x"], opset_version=17, dynamo=False)
+    assert [node.op_type for node in onnx.load(str(path)).graph.node] == ["SpaceToDepth"]
+    (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})
+    assert np.array_equal(got, space_to_depth(x).numpy())
+
+
+@pytest.mark.parametrize("exemplar", [False, True])
+def test_for_int8_keeps_the_local_enhancers_function(exemplar: bool) -> None:
+    """The local branch's last upsampler joins the head; the global trunk inside is left whole."""
+    torch.manual_seed(7)
+    generator = get_preset("tiny").generator
+    config = dataclasses.replace(generator, n_local=1, composite=True, exemplar=exemplar, input_nc=(7 if exemplar else 3) + 3)
+    body = build_generator(config).eval()
+    rewritten = for_int8(body)
+    assert [type(m) for m in rewritten.modules()].count(PhaseUpsampleHead) == 1
+    label, prev = torch.rand(1, 7 if exemplar else 3, 64, 64), torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert (rewritten(label, prev) - body(label, prev)).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize(("channels", "height", "width"), [(8, 16, 12), (3, 4, 10)])
+def test_phase_upsample_head_computes_upsampler_norm_relu_and_head(channels: int, height: int, width: int) -> None:
+    torch.manual_seed(6)
+    upsample, norm = nn.ConvTranspose2d(2 * channels, channels, 3, stride=2, padding=1, output_padding=1), nn.InstanceNorm2d(channels)
+    head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(channels, 5, 7))
+    x = torch.randn(2, 2 * channels, height, width)
+    with torch.no_grad():
+        expected = head(F.relu(norm(upsample(x))))
+        got = PhaseUpsampleHead(upsample, norm, head[0], head[1])(x)
+    assert got.shape == expected.shape == (2, 5, 2 * height, 2 * width)
+    assert (got - expected).abs().max() <= 1e-4
+    with pytest.raises(ValueError, match="reflection pad of 3"):
+        PhaseUpsampleHead(upsample, norm, nn.ReflectionPad2d(1), nn.Conv2d(channels, 5, 3))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+import torch
 
 from shared.errors import DanceError
 from shared.exemplar import (
-    NO_PART, PARTS, ExemplarBank, ExemplarConditioner, LabelOnly, build_bank, conditioner_for, part_map,
+    NO_PART, PARTS, SEAM_PX, ExemplarBank, ExemplarConditioner, LabelOnly, build_bank, conditioner_for, part_map, part_transform,
+    part_transforms, stack_conditioning, torso_size,
 )  # fmt: skip
 from shared.pose import PoseFrame
 from shared.render import render_label
@@ -135,3 +138,84 @@ def test_bank_keeps_poses_far_apart_and_refuses_frames_without_a_torso(dance: tu
     no_hips[:, [J["left_hip"], J["right_hip"]]] = False
     with pytest.raises(DanceError, match="whole torso"):
         build_bank(frames, masks, poses.keypoints, no_hips, np.arange(len(frames)), poses.schema_tag)
+
+
+def _varied_poses(poses: object, schema_tag: str) -> list[PoseFrame]:
+    """Dance poses turned, scaled and shifted, some with joints unseen (a hand; a hip: the torso
+    falls back to a similarity; the head but one point: it falls back to the shoulders)."""
+    rng = np.random.default_rng(3)
+    varied = []
+    head_but_one = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "mouth_left")
+    for t, unseen in [(1, ()), (4, ("left_wrist",)), (9, ("right_hip",)), (14, head_but_one), (19, ("left_knee", "right_elbow")), (22, ())]:
+        angle, scale = rng.uniform(-0.3, 0.3), rng.uniform(0.8, 1.15)
+        rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        keypoints = ((poses[t].keypoints - 128) @ rotation.T + 128 + rng.uniform(-20, 20, 2)).astype(np.float32)
+        valid = poses[t].valid.copy()
+        valid[[J[name] for name in unseen]] = False
+        keypoints[~valid] = np.nan
+        varied.append(PoseFrame(keypoints, poses[t].confidence, valid, schema_tag))
+    return varied
+
+
+def _plain_warp(bank: ExemplarBank, index: int, pose: PoseFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The warp written plainly, as it was before it was made fast: one part after another, each
+    cut, grown and blended over full-frame float canvases, each map from `part_transform`."""
+    width, height = bank.image_size
+    rgb, alpha = np.zeros((height, width, 3), np.float32), np.zeros((height, width), np.float32)
+    src, src_valid = bank.keypoints[index], bank.valid[index]
+    dst, dst_valid = np.nan_to_num(pose.keypoints.astype(np.float32)), pose.valid
+    scale = (torso_size(dst, dst_valid) or bank.median_torso) / (bank.torso_sizes[index] or bank.median_torso)
+    for p in range(len(PARTS)):
+        x0, y0, x1, y1 = bank.boxes[index, p]
+        matrix = part_transform(p, src, src_valid, dst, dst_valid, scale)
+        if x1 <= x0 or matrix is None:
+            continue
+        corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ matrix.T
+        dx0, dy0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
+        dx1, dy1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1, (width, height))
+        if dx1 <= dx0 or dy1 <= dy0:
+            continue
+        member = cv2.dilate((bank.parts[index, y0:y1, x0:x1] == p).astype(np.uint8), np.ones((2 * SEAM_PX + 1,) * 2, np.uint8))
+        crop = np.dstack([bank.images[index, y0:y1, x0:x1], bank.alphas[index, y0:y1, x0:x1] * member])
+        local = matrix.copy()
+        local[:, 2] = matrix[:, :2] @ (x0, y0) + matrix[:, 2] - (dx0, dy0)
+        moved = cv2.warpAffine(crop, local, (int(dx1 - dx0), int(dy1 - dy0)), flags=cv2.INTER_LINEAR)
+        under = rgb[dy0:dy1, dx0:dx1]
+        under += (moved[..., :3] - under) * (moved[..., 3:] * np.float32(1 / 255))
+        np.maximum(alpha[dy0:dy1, dx0:dx1], moved[..., 3], out=alpha[dy0:dy1, dx0:dx1])
+    return rgb.round().astype(np.uint8), alpha.round().astype(np.uint8)
+
+
+def test_fast_warp_and_live_conditioning_match_the_plain_computation(dance: tuple, bank: ExemplarBank) -> None:
+    """The warp (cut parts kept from bank load, batched maps, channel-first canvas) gives what the
+    plain per-part warp gives, and live conditioning is that warp stacked with the label as
+    training stacks it (`stack_conditioning`), in [0, 1]: the same uint8 levels, to float rounding."""
+    frames, poses, masks = dance
+    conditioner = ExemplarConditioner(bank)
+    for pose in _varied_poses(poses, poses.schema_tag):
+        label = render_label(pose, SIZE)
+        tensor = conditioner(pose, label)
+        index = conditioner.current
+        assert index is not None
+        rgb, alpha = bank.warp(index, pose)
+        plain_rgb, plain_alpha = _plain_warp(bank, index, pose)
+        assert rgb.shape == plain_rgb.shape and rgb.flags.c_contiguous and alpha.sum() > 0
+        assert np.abs(rgb.astype(int) - plain_rgb).max() <= 1 and np.abs(alpha.astype(int) - plain_alpha).max() <= 1
+        expected = stack_conditioning(label, rgb, alpha).transpose(2, 0, 1)
+        assert tensor.dtype == torch.float32 and tuple(tensor.shape) == (1, 7, *SIZE[::-1])
+        assert np.abs(tensor[0].numpy() * 255 - expected).max() < 1e-3
+
+
+def test_all_part_maps_at_once_equal_each_part_map(dance: tuple, bank: ExemplarBank) -> None:
+    """`part_transforms` (limbs in one batch) gives `part_transform`'s maps bit for bit, and no map
+    where it gives none (an unseen joint, a zero-length bone)."""
+    frames, poses, masks = dance
+    src, src_valid = bank.keypoints[2], bank.valid[2]
+    for pose in _varied_poses(poses, poses.schema_tag):
+        dst = np.nan_to_num(pose.keypoints)
+        dst[J["left_ankle"]] = dst[J["left_knee"]]  # a zero-length shin
+        matrices, mapped = part_transforms(src, src_valid, dst, pose.valid, 1.1)
+        for p in range(len(PARTS)):
+            single = part_transform(p, src, src_valid, dst, pose.valid, 1.1)
+            assert (single is None) == (not mapped[p]), PARTS[p].name
+            assert single is None or np.array_equal(single, matrices[p]), PARTS[p].name

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -179,3 +180,77 @@ def test_contact_sheet_lays_out_rows_and_columns():
     assert titled.shape[1] == sheet.shape[1] and titled.shape[0] > sheet.shape[0]
     header = titled.shape[0] - sheet.shape[0]
     assert (titled[:header] != titled[0, 0]).any()  # the titles drew something
+
+
+def _reference_label(pose: PoseFrame, size: tuple[int, int], background=(0, 0, 0)) -> np.ndarray:
+    """render_label written the plain way, one limb and one point at a time with boolean masks; the
+    fast path batches and caches this, and must give the same bytes."""
+    from shared.render import _ONE, _SHIFT, HAND_PALETTE, LIMB_ALPHA, hand_point_colors, joint_colors
+
+    w, h = size
+    schema, sizes = pose.schema, StrokeSizes.for_size(size)
+    margin = 4 * max(w, h)
+    points = np.asarray(pose.keypoints, np.float64)
+    ok = pose.valid & np.isfinite(points).all(axis=1)
+    points = np.where(ok[:, None], points, 0.0)
+    points = np.stack([np.clip(points[:, 0], -margin, w + margin), np.clip(points[:, 1], -margin, h + margin)], 1)
+    canvas = np.empty((h, w, 3), np.uint8)
+    canvas[:] = background
+    painted = np.zeros((h, w), bool)
+    angles = np.linspace(0.0, 2.0 * np.pi, 36, endpoint=False)
+    for limb in schema.limbs:
+        if not ok[list(limb.start + limb.end)].all():
+            continue
+        a, b = points[list(limb.start)].mean(axis=0), points[list(limb.end)].mean(axis=0)
+        length = float(np.hypot(*(b - a)))
+        u = (b - a) / length if length > 1e-6 else np.array([1.0, 0.0])
+        half_length, half_width = max(length / 2.0, sizes.limb_half_width), sizes.limb_half_width
+        along = np.outer(np.cos(angles) * half_length, u)
+        polygon = (a + b) / 2 + along + np.outer(np.sin(angles) * half_width, (-u[1], u[0]))
+        x0, y0 = np.maximum(np.floor(polygon.min(axis=0)).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(polygon.max(axis=0)).astype(int) + 1, (w, h))
+        if x0 >= x1 or y0 >= y1:
+            continue
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillConvexPoly(mask, np.round((polygon - (x0, y0)) * _ONE).astype(np.int32), 1, cv2.LINE_8, _SHIFT)
+        inside, roi, done = mask.astype(bool), canvas[y0:y1, x0:x1], painted[y0:y1, x0:x1]
+        over = inside & done
+        col = np.asarray(limb.color, np.float32)
+        roi[over] = np.round(LIMB_ALPHA * col + (1.0 - LIMB_ALPHA) * roi[over]).astype(np.uint8)
+        roi[inside & ~done] = limb.color
+        done |= inside
+
+    def fixed(j: int) -> tuple[int, int]:
+        return int(round(points[j, 0] * _ONE)), int(round(points[j, 1] * _ONE))
+
+    for i, (a, b) in enumerate(schema.hand_bones):
+        if ok[a] and ok[b]:
+            color = HAND_PALETTE[i % len(HAND_PALETTE)]
+            cv2.line(canvas, fixed(a), fixed(b), color, sizes.hand_bone_width, cv2.LINE_8, _SHIFT)
+    dots = [(j, joint_colors(schema).get(j, (255, 255, 255)), sizes.joint_radius) for j in schema.body_joints]
+    dots += [(j, hand_point_colors(schema).get(j, (200, 200, 200)), sizes.hand_radius)
+             for j in schema.hand_points if j not in schema.body_joints]
+    dots += [(j, FACE_COLOR, sizes.face_radius) for j in schema.face_points]
+    for j, color, radius in dots:
+        if ok[j]:
+            cv2.circle(canvas, fixed(j), int(round(radius * _ONE)), color, -1, cv2.LINE_8, _SHIFT)
+    return canvas
+
+
+@pytest.mark.parametrize("schema", [BODY_SCHEMA, HOLISTIC_SCHEMA], ids=lambda s: s.name)
+def test_fast_rendering_matches_the_plain_reference(schema):
+    rng = np.random.default_rng(7)
+    for size in [(256, 256), (512, 256), (61, 47)]:
+        w, h = size
+        for _ in range(4):
+            k = schema.num_joints
+            points = rng.uniform(-0.5, 1.5, (k, 2)) * size  # some joints off the image
+            points[rng.integers(0, k, 8)] = points[rng.integers(0, k, 8)]  # coincident limb ends
+            points[: k // 3] = rng.integers(0, 4, (k // 3, 2)) * (w / 3, h / 3)  # many shared pixels
+            valid = rng.random(k) < 0.8
+            keypoints = np.where(valid[:, None], points, np.nan).astype(np.float32)
+            keypoints[rng.integers(0, k)] = (1e9, -1e9)
+            pose = PoseFrame(keypoints, valid.astype(np.float32), valid, schema.tag)
+            background = tuple(int(c) for c in rng.integers(0, 256, 3))
+            for bg in [(0, 0, 0), background]:
+                assert np.array_equal(render_label(pose, size, bg), _reference_label(pose, size, bg))
