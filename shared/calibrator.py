@@ -12,6 +12,9 @@ source video with the same rules as live.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
+
+import numpy as np
 
 from shared.errors import DanceError
 from shared.normalize import NormalizationStats, PoseNormalizer, compute_stats
@@ -20,6 +23,17 @@ from shared.upper_body import UpperBodyNormalizer, UpperBodyStats, legs_missing,
 
 DEFAULT_SECONDS = 3.0
 FLOOR_JUMP_SECONDS = 1.0  # feet outside the target's floor band this long: the source's floor moved, recalibrate
+
+
+def seen_in_frame(seq: PoseSequence) -> PoseSequence:
+    """`seq` with every joint outside the label frame marked unseen. MediaPipe places out-of-view
+    joints where it guesses them, often with a visibility above the threshold: a desk webcam's
+    top-half view of the Pose2Sim clip had ankles "seen" 35-60 px below the 256 px frame in 13 of
+    100 frames, enough (2 frames make ankle statistics) to calibrate a sitting person to full body."""
+    width, height = seq.image_size
+    x, y = seq.keypoints[..., 0], seq.keypoints[..., 1]
+    valid = seq.valid & (x >= 0) & (x < width) & (y >= 0) & (y < height)  # NaN (unseen) compares False
+    return replace(seq, valid=valid, keypoints=np.where(valid[..., None], seq.keypoints, np.nan))
 
 
 class Calibrator:
@@ -46,17 +60,17 @@ class Calibrator:
 
     def _stats(self) -> NormalizationStats | UpperBodyStats | None:
         frames = [pose for _, pose in self._poses]
-        seq = PoseSequence.from_frames(frames, self.label_size, 30.0, frames[0].schema)
-        try:
-            return compute_stats(seq)
-        except DanceError:
-            pass
+        seq = seen_in_frame(PoseSequence.from_frames(frames, self.label_size, 30.0, frames[0].schema))
         if self.upper_body and legs_missing(seq):
+            # First: a desk view where a few frames show (guessed) ankles is still a desk view.
             try:
                 return upper_body_stats(seq)
             except DanceError:
                 return None
-        return None
+        try:
+            return compute_stats(seq)
+        except DanceError:
+            return None
 
     def add(self, pose: PoseFrame, media_time: float) -> NormalizationStats | UpperBodyStats | None:
         """Feed one frame's pose; returns the stats once the calibration time has passed."""

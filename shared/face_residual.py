@@ -40,11 +40,12 @@ def add_face_residual(frames: Tensor, labels: Tensor, boxes: Tensor, face_genera
     has_face = boxes[:, 2] > 0
     if not bool(has_face.any()):
         return frames
-    index = torch.nonzero(has_face).flatten()
-    chosen = boxes[index]
-    frame_crops = crop_faces(frames[index], chosen)
-    residual = face_generator(face_label_crops(labels[index], chosen), frame_crops)
-    refined = (frame_crops + residual).clamp(-1.0, 1.0)
-    out = frames.clone()
-    out[index] = paste_faces(frames[index], refined, chosen)
-    return out
+    if not bool(has_face.all()):  # refine the frames with a face, keep the others
+        index = torch.nonzero(has_face).flatten()
+        out = frames.clone()
+        out[index] = add_face_residual(frames[index], labels[index], boxes[index], face_generator)
+        return out
+    # Every frame has a face (always so live): no gathering of whole frames, one copy for the paste.
+    frame_crops = crop_faces(frames, boxes)
+    residual = face_generator(face_label_crops(labels, boxes), frame_crops)
+    return paste_faces(frames, (frame_crops + residual).clamp(-1.0, 1.0), boxes)

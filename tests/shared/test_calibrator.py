@@ -81,6 +81,26 @@ def test_a_source_without_legs_switches_to_upper_body_mode_unless_full_body_is_f
     assert whole.mode == "full body"
 
 
+def test_a_desk_view_with_a_few_guessed_ankles_is_still_upper_body() -> None:
+    """MediaPipe "sees" out-of-view ankles now and then; below the frame they are not sightings,
+    and legs in under MAX_LEG_SHARE of the frames do not make a full-body source."""
+    from shared.upper_body import ANKLES, LOWER_BODY, standing_pose
+
+    target = dance_poses(TARGET_BODY, 30, SIZE, FPS)
+    source = dance_poses(SOURCE_BODY, 30, SIZE, FPS)
+    valid, keypoints = source.valid.copy(), source.keypoints.copy()
+    valid[:, list(LOWER_BODY)] = False
+    valid[10:20, list(ANKLES)] = True  # a third of the frames: ankles guessed below the picture
+    keypoints[10:20, list(ANKLES), 1] = SIZE[1] + 40.0
+    valid[25:27, list(ANKLES)] = True  # and two frames guessed just inside it
+    keypoints[25:27, list(ANKLES), 1] = SIZE[1] - 5.0
+    desk = source.replace(valid=valid, keypoints=keypoints)
+    live = LiveNormalizer(compute_stats(target), seconds=0.9, target_pose=standing_pose(target))
+    for t in range(30):
+        live(desk[t], t / FPS)
+    assert live.mode == "upper body"
+
+
 def test_a_source_whose_floor_jumps_recalibrates() -> None:
     target_stats = compute_stats(dance_poses(TARGET_BODY, 30, SIZE, FPS))
     source = dance_poses(SOURCE_BODY, 90, SIZE, FPS)
