@@ -20,6 +20,10 @@ MOVES: dict[str, tuple[int, ...] | None] = {
 }  # fmt: skip
 
 
+def _producers(nodes: list[onnx.NodeProto]) -> dict[str, int]:
+    return {output: i for i, node in enumerate(nodes) for output in node.output}
+
+
 def _readers(nodes: list[onnx.NodeProto]) -> dict[str, list[int]]:
     readers: dict[str, list[int]] = {}
     for i, node in enumerate(nodes):
@@ -44,7 +48,7 @@ def shuffle_before_dequantize(model: onnx.ModelProto) -> int:
     """
     graph = model.graph
     nodes = list(graph.node)
-    producer = {output: i for i, node in enumerate(nodes) for output in node.output}
+    producer = _producers(nodes)
     readers = {name: len(indices) for name, indices in _readers(nodes).items()}
     scalars = _scalars(graph)
     shuffle_for: dict[int, int] = {}  # index of a DequantizeLinear -> index of the shuffle to run first
@@ -130,7 +134,7 @@ def _region(nodes: list[onnx.NodeProto], quantize: int, producer: dict[str, int]
 
 def _move_one_quantize(graph: onnx.GraphProto) -> bool:
     nodes = list(graph.node)
-    producer = {output: i for i, node in enumerate(nodes) for output in node.output}
+    producer = _producers(nodes)
     readers = _readers(nodes)
     outputs = {output.name for output in graph.output}
     scalars = _scalars(graph)

@@ -151,12 +151,17 @@ class _SpaceToDepth(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:  # noqa: ANN001, ARG004 - autograd's signature
-        n, c, h, w = x.shape
-        return x.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 3, 5, 1, 2, 4).reshape(n, 4 * c, h // 2, w // 2)
+        return _blocks_to_channels(x)
 
     @staticmethod
     def symbolic(g, x):  # noqa: ANN001, ANN205 - the TorchScript exporter's hook
         return g.op("SpaceToDepth", x, blocksize_i=2)
+
+
+def _blocks_to_channels(x: Tensor) -> Tensor:
+    """(N, C, H, W) -> (N, 4C, H/2, W/2), value (c, 2y + by, 2x + bx) to ((by * 2 + bx) * C + c, y, x)."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 3, 5, 1, 2, 4).reshape(n, 4 * c, h // 2, w // 2)
 
 
 def space_to_depth(x: Tensor) -> Tensor:
@@ -168,10 +173,10 @@ def stride_one_weight(weight: Tensor) -> Tensor:
     """The kernel that, over `space_to_depth(x)` at stride 1, computes the stride-2 conv of x with
     `weight` (O, C, 2k, 2k): kernel tap (2ty + by, 2tx + bx) of channel c moves to tap (ty, tx) of
     channel (by * 2 + bx) * C + c."""
-    out_ch, in_ch, kh, kw = weight.shape
+    kh, kw = weight.shape[2:]
     if kh % 2 or kw % 2:
         raise ValueError(f"a stride-2 kernel of even size is needed, got {kh}x{kw}")
-    return weight.reshape(out_ch, in_ch, kh // 2, 2, kw // 2, 2).permute(0, 3, 5, 1, 2, 4).reshape(out_ch, 4 * in_ch, kh // 2, kw // 2)
+    return _blocks_to_channels(weight)  # the kernel's taps regrouped exactly as the input's pixels
 
 
 class SpaceToDepthStem(nn.Module):
@@ -216,9 +221,15 @@ class SpaceToDepthStem(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         phases = F.conv2d(space_to_depth(self.pad(x)), self.stem_weight, self.stem_bias)  # (N, 4C, H/2, W/2)
-        n, channels, height, width = (int(d) for d in phases.shape)  # constants in the graph (ONNX's norm needs C)
-        normed = self.norm(phases.reshape(n, channels // 4, 4 * height, width)).reshape(n, channels, height, width)
+        normed = _norm_over_phases(self.norm, phases)
         return F.conv2d(F.pad(F.relu(normed), (1, 0, 1, 0)), self.down_weight, self.down_bias)
+
+
+def _norm_over_phases(norm: nn.Module, phases: Tensor) -> Tensor:
+    """Instance norm of (N, 4C, H, W) pixel phases (channel c * 4 + phase), each channel's statistics
+    over its 4 phases together: the norm of the full-resolution map, without building it."""
+    n, channels, height, width = (int(d) for d in phases.shape)  # constants in the graph (ONNX's norm needs C)
+    return norm(phases.reshape(n, channels // 4, 4 * height, width)).reshape(n, channels, height, width)
 
 
 def _is_stem_and_downsample(layers: list[nn.Module]) -> bool:
@@ -291,9 +302,8 @@ class PhaseUpsampleHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         up = F.conv2d(F.pad(x, (0, 1, 0, 1)), self.up_weight, self.up_bias)  # channel c * 4 + row phase * 2 + column phase
-        n, channels, height, width = (int(d) for d in up.shape)  # constants in the graph (ONNX's norm needs C)
-        normed = self.norm(up.reshape(n, channels // 4, 4 * height, width)).reshape(n, channels // 4, 2, 2, height, width)
-        phases = F.relu(normed)
+        n, channels, height, width = (int(d) for d in up.shape)
+        phases = F.relu(_norm_over_phases(self.norm, up)).reshape(n, channels // 4, 2, 2, height, width)
         rows = [_reflected_phase(phases[:, :, 1 - qy], dim=3, q=qy) for qy in range(2)]  # (n, c, 2, height + 3, width)
         padded = [_reflected_phase(rows[qy][:, :, 1 - qx], dim=3, q=qx) for qy in range(2) for qx in range(2)]
         return F.pixel_shuffle(F.conv2d(torch.cat(padded, dim=1), self.head_weight, self.head_bias), 2)
@@ -323,8 +333,11 @@ def _phase_heads(module: nn.Module) -> None:
     trunk, a local enhancer's local branch), move those layers into a `PhaseUpsampleHead` with
     the image head, in place."""
     for generator in list(module.modules()):
-        features = generator.trunk if isinstance(generator, GlobalGenerator) else getattr(generator, "local_up", None)
-        if not isinstance(generator, (GlobalGenerator, LocalEnhancer)) or type(features) is not nn.Sequential:
+        if isinstance(generator, GlobalGenerator):
+            features = generator.trunk
+        elif isinstance(generator, LocalEnhancer):
+            features = generator.local_up
+        else:
             continue
         if not (_is_upsampler_norm_relu(list(features)) and _is_image_head(generator.head)):
             continue

@@ -12,7 +12,6 @@ source video with the same rules as live.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import replace
 
 import numpy as np
 
@@ -33,7 +32,7 @@ def seen_in_frame(seq: PoseSequence) -> PoseSequence:
     width, height = seq.image_size
     x, y = seq.keypoints[..., 0], seq.keypoints[..., 1]
     valid = seq.valid & (x >= 0) & (x < width) & (y >= 0) & (y < height)  # NaN (unseen) compares False
-    return replace(seq, valid=valid, keypoints=np.where(valid[..., None], seq.keypoints, np.nan))
+    return seq.replace(valid=valid, keypoints=np.where(valid[..., None], seq.keypoints, np.nan))
 
 
 class Calibrator:

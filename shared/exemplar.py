@@ -33,7 +33,7 @@ from torch import Tensor
 
 from shared.errors import DanceError
 from shared.feedback import label_to_tensor
-from shared.geometry import bone_affine, least_squares_affine, umeyama
+from shared.geometry import bone_affine, bone_affines, least_squares_affine, umeyama
 from shared.model_config import EXEMPLAR_NC, IMAGE_NC
 from shared.pose import PoseFrame
 from shared.skeleton import POSE_LANDMARK_NAMES
@@ -200,8 +200,8 @@ def part_transform(index: int, src: np.ndarray, src_valid: np.ndarray, dst: np.n
 def part_transforms(src: np.ndarray, src_valid: np.ndarray, dst: np.ndarray, dst_valid: np.ndarray,
                     body_scale: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """`part_transform` for every part: (P, 2, 3) maps (zeros where there is none) and (P,) bool,
-    whether there is one. The limbs' maps come from one batch of numpy operations, not one
-    `bone_affine` call each: live warps every camera frame, and eight calls cost 0.2 ms."""
+    whether there is one. The limbs' maps come from one `bone_affines` call, not one `bone_affine`
+    call each: live warps every camera frame, and eight calls cost 0.2 ms."""
     matrices = np.zeros((len(PARTS), 2, 3))
     mapped = np.zeros(len(PARTS), bool)
     for p in (TORSO_PART, HEAD_PART):
@@ -209,33 +209,10 @@ def part_transforms(src: np.ndarray, src_valid: np.ndarray, dst: np.ndarray, dst
         if matrix is not None:
             matrices[p], mapped[p] = matrix, True
     a, b = LIMB_BONES
-    limbs, nonzero = _bone_affines(src[a], src[b], dst[a], dst[b], body_scale)
+    limbs, nonzero = bone_affines(src[a], src[b], dst[a], dst[b], body_scale)
     seen = src_valid[a] & src_valid[b] & dst_valid[a] & dst_valid[b] & nonzero
     matrices[LIMB_PARTS[seen]], mapped[LIMB_PARTS] = limbs[seen], seen
     return matrices, mapped
-
-
-def _bone_affines(a: np.ndarray, b: np.ndarray, a2: np.ndarray, b2: np.ndarray, width_scale: float,
-                  min_stretch: float = 0.3, max_stretch: float = 3.0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """`geometry.bone_affine` for (N, 2) bones at once, operation for operation, so bit for bit
-    the same maps (numpy's batched products call the same BLAS kernels; the tests compare): (N, 2, 3)
-    maps and (N,) bool, False for a zero-length bone (its map is then meaningless)."""
-    (length, frame), (length2, frame2) = _bone_frames(a, b), _bone_frames(a2, b2)
-    stretch = np.clip(length2 / np.maximum(length, 1e-6), min_stretch * width_scale, max_stretch * width_scale)
-    scales = np.zeros((len(length), 2, 2))
-    scales[:, 0, 0], scales[:, 1, 1] = stretch, width_scale
-    linear = frame2.transpose(0, 2, 1) @ scales @ frame
-    shift = np.asarray(a2, np.float64) - (linear @ np.asarray(a, np.float64)[:, :, None])[:, :, 0]
-    return np.concatenate([linear, shift[:, :, None]], axis=2), (length >= 1e-6) & (length2 >= 1e-6)
-
-
-def _bone_frames(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) lengths of bones a -> b and (N, 2, 2) frames, rows along and across each, as
-    `bone_affine` computes them (its norm is the square root of a dot product)."""
-    along = np.asarray(b, np.float64) - np.asarray(a, np.float64)
-    length = np.sqrt((along[:, None, :] @ along[:, :, None])[:, 0, 0])
-    along = along / np.maximum(length, 1e-6)[:, None]
-    return length, np.stack([along, np.stack([-along[:, 1], along[:, 0]], axis=1)], axis=1)
 
 
 # --- the bank -------------------------------------------------------------------------------------

@@ -56,13 +56,27 @@ def bone_affine(a: np.ndarray, b: np.ndarray, a2: np.ndarray, b2: np.ndarray, wi
     """The 2x3 map taking bone a->b onto a2->b2: along the bone it stretches with the bone's
     length (clamped, so a foreshortened limb is squashed, not collapsed), across it it scales by
     `width_scale` (the body's scale, so a limb keeps its thickness); None for a zero-length bone."""
-    a, b, a2, b2 = (np.asarray(p, np.float64) for p in (a, b, a2, b2))
-    length, length2 = np.linalg.norm(b - a), np.linalg.norm(b2 - a2)
-    if length < 1e-6 or length2 < 1e-6:
-        return None
-    u, u2 = (b - a) / length, (b2 - a2) / length2
-    frame = np.array([u, [-u[1], u[0]]])  # rows: along, across (src)
-    frame2 = np.array([u2, [-u2[1], u2[0]]])
-    stretch = float(np.clip(length2 / length, min_stretch * width_scale, max_stretch * width_scale))
-    linear = frame2.T @ np.diag([stretch, width_scale]) @ frame
-    return np.hstack([linear, (a2 - linear @ a)[:, None]])
+    points = (np.asarray(p, np.float64)[None] for p in (a, b, a2, b2))
+    maps, nonzero = bone_affines(*points, width_scale, min_stretch, max_stretch)
+    return maps[0] if nonzero[0] else None
+
+
+def bone_affines(a: np.ndarray, b: np.ndarray, a2: np.ndarray, b2: np.ndarray, width_scale: float,
+                 min_stretch: float = 0.3, max_stretch: float = 3.0) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """`bone_affine` for (N, 2) bones at once (live maps every limb of every frame): (N, 2, 3) maps
+    and (N,) bool, False for a zero-length bone (its map is then meaningless)."""
+    (length, frame), (length2, frame2) = _bone_frames(a, b), _bone_frames(a2, b2)
+    stretch = np.clip(length2 / np.maximum(length, 1e-6), min_stretch * width_scale, max_stretch * width_scale)
+    scales = np.zeros((len(length), 2, 2))
+    scales[:, 0, 0], scales[:, 1, 1] = stretch, width_scale
+    linear = frame2.transpose(0, 2, 1) @ scales @ frame
+    shift = np.asarray(a2, np.float64) - (linear @ np.asarray(a, np.float64)[:, :, None])[:, :, 0]
+    return np.concatenate([linear, shift[:, :, None]], axis=2), (length >= 1e-6) & (length2 >= 1e-6)
+
+
+def _bone_frames(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) lengths of bones a -> b and (N, 2, 2) frames, rows along and across each bone."""
+    along = np.asarray(b, np.float64) - np.asarray(a, np.float64)
+    length = np.sqrt((along[:, None, :] @ along[:, :, None])[:, 0, 0])
+    along = along / np.maximum(length, 1e-6)[:, None]
+    return length, np.stack([along, np.stack([-along[:, 1], along[:, 0]], axis=1)], axis=1)
