@@ -3,7 +3,8 @@
     .venv/bin/python bench/live.py [--video PATH] [--engines RUN_OR_ENGINES] [--repeat 2] [--threads N]
                                    [--kinds one,two,leaving,desk]
 
-Runs the real pipeline (MediaPipe in tracking mode with the person lock, One Euro, normalization,
+Runs the real pipeline (MediaPipe finding the person, its landmark model following them under
+onnxruntime, the person lock, One Euro, normalization,
 labels and the exemplar warp, the generator fed back its own output, FaceGAN, an mp4 sink) on a real
 video, once as fast as possible and then paced at 30 fps like a camera, once per source kind:
 - one: one person, whole body (the Pose2Sim clip the tests use, 1080x1920, 60 fps);

@@ -53,6 +53,9 @@ class PoseEstimator:
         self.config = config or EstimatorConfig()
         self._solution = self._create()
         self._warmed_up = False
+        # the last estimate's 33 body landmarks in pixels, seen or not (MediaPipe places the
+        # unseen ones too): where a follower starts from (shared/pose_follow.py); None for nobody
+        self.body_points: np.ndarray | None = None
 
     def _create(self):  # noqa: ANN202 - mediapipe has no type stubs
         with native_stderr_silenced():
@@ -94,11 +97,13 @@ class PoseEstimator:
 
     def _pose(self, result, width: int, height: int) -> PoseFrame:  # noqa: ANN001 - mediapipe result
         pose = PoseFrame.missing(self.config.schema)
+        self.body_points = None
         if result.pose_landmarks is None:
             return pose
         body = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], np.float32)
         n_body = len(POSE_LANDMARK_NAMES)
-        pose.keypoints[:n_body] = body[:, :2] * (width, height)
+        self.body_points = body[:, :2] * (width, height)
+        pose.keypoints[:n_body] = self.body_points
         pose.confidence[:n_body] = body[:, 2]
         pose.valid[:n_body] = body[:, 2] >= self.config.min_visibility
         if self.config.holistic:

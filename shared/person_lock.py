@@ -256,6 +256,19 @@ class Estimate(Protocol):
     def reset(self) -> None: ...
 
 
+class Follower(Protocol):
+    """Follows one person from frame to frame once started on their pose (shared/pose_follow.py)."""
+
+    @property
+    def following(self) -> bool: ...
+
+    def start(self, image: np.ndarray, pose: PoseFrame, points: np.ndarray | None = None) -> None: ...
+
+    def follow(self, image: np.ndarray) -> PoseFrame: ...
+
+    def reset(self) -> None: ...
+
+
 class LockedEstimator:
     """A tracking estimator run on the locked person's region, and a still-image detector that
     searches the whole frame for people when nobody is locked or the locked one was lost.
@@ -271,21 +284,46 @@ class LockedEstimator:
         schema: SkeletonSchema,
         config: LockConfig | None = None,
         crop: bool = True,
+        follower: Follower | None = None,
     ) -> None:
         self.schema = schema
         self.crop = crop
         self.tracking = tracking
         self.detector = detector
+        self.follower = follower
         self.lock = PersonLock(config)
         self.others_only = 0  # frames where someone was seen, but not the locked person
 
     def rechoose(self) -> None:
         """Choose the person again by the rule (a new dancer stepped in: the `c` key)."""
         self.lock.release()
+        if self.follower is not None:
+            self.follower.reset()
 
     def estimate(self, image: np.ndarray, media_time: float) -> tuple[PoseFrame, np.ndarray | None]:
         """The locked person's pose in the frame's pixels (missing when not seen, or someone else)
-        and the tracking estimator's person mask over the whole frame (None when it gives none)."""
+        and the tracking estimator's person mask over the whole frame (None when it gives none).
+
+        With a follower, the locked person is followed by it from frame to frame, and MediaPipe
+        runs only to find them (the first frame, after the follower lost them, or another person)."""
+        follower = self.follower
+        if follower is not None and follower.following and not self.lock.searching:
+            pose = follower.follow(image)
+            if pose.present:
+                kept = self.lock.update(pose, media_time)
+                if not kept.present:  # someone else: find the locked person again
+                    self.others_only += 1
+                    follower.reset()
+                return kept, None
+        pose, mask, points = self._find(image, media_time)
+        if follower is not None and pose.present:
+            follower.start(image, pose, points)
+        return pose, mask
+
+    def _find(self, image: np.ndarray, media_time: float) -> tuple[PoseFrame, np.ndarray | None, np.ndarray | None]:
+        """MediaPipe on the locked person's region, or a search of the whole frame; the pose, the
+        mask, and the tracking estimator's every body landmark (seen or not) in frame pixels, where
+        it gives them and the pose is its own."""
         height, width = image.shape[:2]
         fallback: PoseFrame | None = None
         if self.lock.searching:
@@ -293,11 +331,12 @@ class LockedEstimator:
             fallback = self.lock.pick(people, media_time)
             if fallback is None:
                 self.others_only += bool(people)
-                return self.lock.update(PoseFrame.missing(self.schema), media_time), None
+                return self.lock.update(PoseFrame.missing(self.schema), media_time), None, None
             self.tracking.reset()  # start tracking afresh on the chosen person's region
             x0, y0, x1, y1 = crop_region(box_of(fallback), (width, height), self.lock.config.margin)
         else:
             x0, y0, x1, y1 = self.lock.region((width, height))
+        offset = np.array([x0, y0] if self.crop else [0, 0], np.float32)
         if self.crop:
             found, crop_mask = self.tracking.estimate(image[y0:y1, x0:x1])
             pose = offset_pose(found, x0, y0)
@@ -307,14 +346,16 @@ class LockedEstimator:
                 mask[y0:y1, x0:x1] = crop_mask
         else:
             pose, mask = self.tracking.estimate(grey_outside(image, (x0, y0, x1, y1)))
+        points = getattr(self.tracking, "body_points", None)  # only MediaPipe's estimator has them
+        points = None if points is None else points + offset
         if fallback is not None and not self._same(fallback, pose):
-            pose, mask = fallback, (None if mask is None else np.zeros_like(mask))
+            pose, mask, points = fallback, (None if mask is None else np.zeros_like(mask)), None
         kept = self.lock.update(pose, media_time)
         if pose.present and not kept.present:
             self.others_only += 1
             self.tracking.reset()  # it is following someone else now
             mask = None if mask is None else np.zeros_like(mask)
-        return kept, mask
+        return kept, mask, points
 
     def _same(self, picked: PoseFrame, tracked: PoseFrame) -> bool:
         """Whether the tracking estimator found the person the search picked (not a neighbour)."""

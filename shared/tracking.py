@@ -3,9 +3,11 @@
 In shared/ because live runs it on every camera frame and the trainer's eval must run a source
 video through exactly the same steps.
 
-MediaPipe runs on a region around the locked person (shared/person_lock.py: one person is chosen
-and followed, a bystander or an identity switch reads as nobody), in tracking mode, so it follows
-the person from frame to frame; the keypoints are then mapped into the label frame (the camera frame letterboxed to the
+MediaPipe finds the person on a region around the locked one (shared/person_lock.py: one person
+is chosen and followed, a bystander or an identity switch reads as nobody); from then on the
+body is followed from frame to frame by MediaPipe's own landmark model under onnxruntime
+(shared/pose_follow.py, 12-14 ms a frame where MediaPipe's tracking took 21-26), and MediaPipe
+runs again only when that loses the person. The keypoints are then mapped into the label frame (the camera frame letterboxed to the
 model's aspect, exactly as `full_frame_window` crops it) and smoothed with the One Euro filter.
 Smoothing happens in label pixels, so the filter's speed threshold can be set for the label size
 (an affine map before or after the filter is the same thing once beta is scaled to match).
@@ -22,6 +24,8 @@ from shared.extract import EstimatorConfig, PoseEstimator
 from shared.framing import CropWindow, full_frame_window
 from shared.person_lock import LockConfig, LockedEstimator
 from shared.pose import PoseFrame, PoseSequence
+from shared.pose_follow import PoseFollower
+from shared.runtime import session_options
 from shared.skeleton import SCHEMAS
 from shared.smoothing import OneEuroPoseFilter
 
@@ -55,12 +59,16 @@ class PoseTracker:
         label_size: tuple[int, int],
         min_cutoff: float = ONE_EURO_MIN_CUTOFF,
         person: LockConfig | None = None,
+        follow: bool = True,
     ) -> None:
         self.label_size = (int(label_size[0]), int(label_size[1]))
         config = estimator_config(schema_tag)
         self.estimator = PoseEstimator(config)
         self.detector = PoseEstimator(replace(config, static=True))
-        self.locked = LockedEstimator(self.estimator, self.detector, config.schema, person)
+        # the body alone is followed by the landmark model under onnxruntime (faster than
+        # MediaPipe's own tracking); MediaPipe Holistic's hands have no follower
+        self.follower = None if config.holistic or not follow else PoseFollower(config.min_visibility, session_options(1))
+        self.locked = LockedEstimator(self.estimator, self.detector, config.schema, person, follower=self.follower)
         self._frames = 0
         beta = ONE_EURO_BETA * ONE_EURO_REFERENCE_SIDE / min(self.label_size)
         self.filter = OneEuroPoseFilter(min_cutoff=min_cutoff, beta=beta)
@@ -103,7 +111,7 @@ class PoseTracker:
 
     def reset(self) -> None:
         self.estimator.reset()
-        self.locked.rechoose()
+        self.locked.rechoose()  # the follower too
         self.filter.reset()
 
     def close(self) -> None:

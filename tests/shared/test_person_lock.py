@@ -187,8 +187,10 @@ class ScriptedScene:
 class FakeTracking:
     def __init__(self, scene: ScriptedScene) -> None:
         self.scene = scene
+        self.calls = 0
 
     def estimate(self, crop: np.ndarray) -> tuple[PoseFrame, None]:
+        self.calls += 1
         dx, dy = crop.offset  # type: ignore[attr-defined]
         seen = self.scene.visible(crop, dx, dy)
         return (self.scene.pose_of(seen[0], dx, dy) if seen else nobody()), None
@@ -226,12 +228,48 @@ def frame() -> OffsetImage:
     return np.zeros((600, 1000, 3), np.uint8).view(OffsetImage)
 
 
-def run_scene(scene: ScriptedScene, script: list[tuple[str, ...]], config: LockConfig) -> list[float | None]:
+class FakeFollower:
+    """Follows whoever stands nearest the pose it started on, like the landmark model on its ROI,
+    and loses them when they leave the view; `scene.drift` makes it slide onto that person."""
+
+    def __init__(self, scene: ScriptedScene) -> None:
+        self.scene = scene
+        self.who: str | None = None
+        self.starts = 0
+        self.follows = 0
+
+    @property
+    def following(self) -> bool:
+        return self.who is not None
+
+    def start(self, image: np.ndarray, pose: PoseFrame, points: np.ndarray | None = None) -> None:
+        self.starts += 1
+        x = float(Torso.of(pose).centre[0])
+        self.who = min(self.scene.in_view, key=lambda who: abs(self.scene.places[who][0] - x))
+
+    def follow(self, image: np.ndarray) -> PoseFrame:
+        self.follows += 1
+        self.who = getattr(self.scene, "drift", None) or self.who
+        if self.who not in self.scene.in_view:
+            self.who = None
+            return nobody()
+        return self.scene.pose_of(self.who)
+
+    def reset(self) -> None:
+        self.who = None
+
+
+def run_scene(
+    scene: ScriptedScene, script: list[tuple[str, ...]], config: LockConfig, follower: FakeFollower | None = None,
+    tracking: FakeTracking | None = None,
+) -> list[float | None]:
     """The x of the mid-shoulder the locked estimator reports per frame (None for nobody)."""
-    locked = LockedEstimator(FakeTracking(scene), FakeDetector(scene), BODY_SCHEMA, config)
+    locked = LockedEstimator(tracking or FakeTracking(scene), FakeDetector(scene), BODY_SCHEMA, config, follower=follower)
     xs: list[float | None] = []
     for t, in_view in enumerate(script):
         scene.in_view = in_view
+        if t == getattr(scene, "drift_at", -1):
+            scene.drift = "b"  # type: ignore[attr-defined]
         pose, _ = locked.estimate(frame(), t / FPS)
         torso = Torso.of(pose)
         xs.append(None if torso is None else float(torso.centre[0]))
@@ -270,6 +308,35 @@ def test_the_tracker_jumping_to_the_bystander_is_refused():
     xs = run_scene(scene, script, LockConfig(choose="largest"))
     assert xs == [250.0] * 3 + [None] * 3
     assert scene.resets >= 2  # the tracker started afresh after the switch
+
+
+def test_a_follower_takes_over_once_the_person_is_found():
+    scene = ScriptedScene()
+    follower, tracking = FakeFollower(scene), FakeTracking(scene)
+    xs = run_scene(scene, [("a", "b")] * 6, LockConfig(choose="left"), follower, tracking)
+    assert xs == [250.0] * 6
+    assert (follower.starts, follower.follows, tracking.calls) == (1, 5, 1)  # MediaPipe only found a
+
+
+def test_a_follower_losing_the_person_hands_back_and_the_bystander_stays_out():
+    script = [("a", "b")] * 4 + [("b",)] * 12 + [("a", "b")] * 4
+    scene = ScriptedScene()
+    follower = FakeFollower(scene)
+    xs = run_scene(scene, script, LockConfig(choose="left"), follower)
+    assert xs[:4] == [250.0] * 4
+    assert xs[4:16] == [None] * 12
+    assert xs[16:] == [250.0] * 4
+    assert follower.starts == 2 and follower.who == "a"  # started again on a when a came back
+
+
+def test_a_follower_sliding_onto_the_bystander_is_refused_and_reset():
+    scene = ScriptedScene()
+    scene.places = {"a": (250.0, 200.0), "b": (380.0, 200.0)}
+    scene.drift_at = 3  # type: ignore[attr-defined]
+    follower = FakeFollower(scene)
+    xs = run_scene(scene, [("a", "b")] * 6, LockConfig(choose="left"), follower)
+    assert xs[:3] == [250.0] * 3
+    assert 380.0 not in xs  # the bystander never reaches the output
 
 
 # --- real footage: Pose2Sim's Demo_MultiPerson (a second person in view) ---------------------
