@@ -131,6 +131,8 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: 
         model_l1 = list(result["rows"].values())[-1].l1
         ratios = ", ".join(f"{name} {value:.4f} (model/baseline {model_l1 / value:.2f}x)" for name, value in result["baselines"].items())
         click.echo(f"{run}: baseline L1: {ratios}")
+        split = ", ".join(f"{name} {part['person']:.4f} / {part['background']:.4f}" for name, part in result["l1_split"].items())
+        click.echo(f"{run}: L1 on the person / on the background (shares adding up to the L1): {split}")
         if result["alpha_coverage"] is not None:
             click.echo(f"{run}: mean alpha (person coverage) {result['alpha_coverage']:.3f}")
     click.echo(format_table(rows))

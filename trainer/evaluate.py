@@ -103,6 +103,39 @@ def nearest_pose_frames(dataset: Dataset, train_end: int, held_out: range) -> np
     return np.asarray(picks)
 
 
+PERSON_MARGIN = 9  # px (at the dataset's size) the person masks grow by: edges and the shadow near them
+
+
+def person_region(dataset: Dataset, train_end: int, held_out: range) -> Tensor:
+    """(T, 1, H, W) bool: where the held-out frame's person or its nearest-pose frame's person
+    stands (masks grown by PERSON_MARGIN): the pixels a pose-driven answer can get wrong."""
+    frames = np.concatenate([np.arange(held_out.start, held_out.stop), nearest_pose_frames(dataset, train_end, held_out)])
+    kernel = np.ones((PERSON_MARGIN, PERSON_MARGIN), np.uint8)
+    grown = np.stack([cv2.dilate((np.asarray(dataset.masks[t]) > 127).astype(np.uint8), kernel) for t in frames]).astype(bool)
+    half = len(held_out)
+    return torch.from_numpy(grown[:half] | grown[half:])[:, None]
+
+
+def l1_split(answer: Tensor, real: Tensor, region: Tensor) -> dict[str, float]:
+    """L1 as two shares that add up to it: inside `region` (the person) and outside (background)."""
+    if region.shape[-2:] != real.shape[-2:]:
+        region = torch.nn.functional.interpolate(region.float(), size=real.shape[-2:], mode="nearest") > 0.5
+    error = (real - answer).abs()
+    inside = error * region
+    return {"person": float(inside.sum() / error.numel()), "background": float((error - inside).sum() / error.numel())}
+
+
+def baseline_answers(dataset: Dataset, train_end: int, held_out: range) -> tuple[Tensor, dict[str, Tensor]]:
+    """The real held-out frames and the answers of `baseline_l1`, at the dataset's size."""
+    real = images_to_tensor(np.asarray(dataset.frames[held_out.start : held_out.stop]))
+    mean = images_to_tensor(np.asarray(dataset.frames[:train_end]).mean(axis=0, keepdims=True).round().astype(np.uint8))
+    nearest = images_to_tensor(np.asarray(dataset.frames[nearest_pose_frames(dataset, train_end, held_out)]))
+    plate = images_to_tensor(dataset.plate[None])
+    mask = torch.from_numpy(np.asarray(dataset.masks[held_out.start : held_out.stop], np.float32) / 255)[:, None]
+    person_on_plate = real * mask + plate * (1 - mask)
+    return real, {"mean_image": mean, "plate": plate, "nearest_pose": nearest, "person_on_plate": person_on_plate}
+
+
 def baseline_l1(dataset: Dataset, train_end: int, held_out: range) -> dict[str, float]:
     """L1 (in [-1, 1] units) of three answers that need no generator: the bars a model must beat.
 
@@ -112,14 +145,11 @@ def baseline_l1(dataset: Dataset, train_end: int, held_out: range) -> dict[str, 
     which a median plate smooths away). person_on_plate is no baseline but a bound: the real
     held-out person (by its mask) over the plate, the best a compositing model can reach.
     """
-    real = images_to_tensor(np.asarray(dataset.frames[held_out.start : held_out.stop]))
-    mean = images_to_tensor(np.asarray(dataset.frames[:train_end]).mean(axis=0, keepdims=True).round().astype(np.uint8))
-    nearest = images_to_tensor(np.asarray(dataset.frames[nearest_pose_frames(dataset, train_end, held_out)]))
-    plate = images_to_tensor(dataset.plate[None])
-    mask = torch.from_numpy(np.asarray(dataset.masks[held_out.start : held_out.stop], np.float32) / 255)[:, None]
-    person_on_plate = real * mask + plate * (1 - mask)
-    answers = (("mean_image", mean), ("plate", plate), ("nearest_pose", nearest), ("person_on_plate", person_on_plate))
-    return {name: float((real - answer).abs().mean()) for name, answer in answers}
+    return answer_l1(*baseline_answers(dataset, train_end, held_out))
+
+
+def answer_l1(real: Tensor, answers: dict[str, Tensor]) -> dict[str, float]:
+    return {name: float((real - answer).abs().mean()) for name, answer in answers.items()}
 
 
 def evaluate_run(run_dir: str | Path) -> dict[str, object]:
@@ -137,11 +167,18 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
     rows: dict[str, EvalResult] = {}
     body_name = "temporal" if model.config.temporal else "frame-by-frame"
     alphas: list[float] = []
-    rows[body_name] = score(generate_sequence(model, labels, boxes, use_face=False, alphas=alphas), real, dataset, held_out)
+    generated = generate_sequence(model, labels, boxes, use_face=False, alphas=alphas)
+    rows[body_name] = score(generated, real, dataset, held_out)
     if model.face_generator is not None:
-        rows[model.row_name] = score(generate_sequence(model, labels, boxes), real, dataset, held_out)
+        generated = generate_sequence(model, labels, boxes)
+        rows[model.row_name] = score(generated, real, dataset, held_out)
     coverage = float(np.mean(alphas)) if alphas else None
-    return {"rows": rows, "baselines": baseline_l1(dataset, start, held_out), "alpha_coverage": coverage, "held_out": [start, stop]}
+    region = person_region(dataset, start, held_out)
+    dataset_real, answers = baseline_answers(dataset, start, held_out)
+    split = {"model": l1_split(generated, real, region)}
+    split |= {name: l1_split(answer, dataset_real, region) for name, answer in answers.items() if name != "mean_image"}
+    return {"rows": rows, "baselines": answer_l1(dataset_real, answers), "l1_split": split,
+            "alpha_coverage": coverage, "held_out": [start, stop]}
 
 
 def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
@@ -151,6 +188,7 @@ def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
     payload = {
         "rows": {name: row.as_dict() for name, row in result["rows"].items()},  # type: ignore[union-attr]
         "baselines": result["baselines"],
+        "l1_split": result["l1_split"],
         "alpha_coverage": result["alpha_coverage"],
         "held_out": result["held_out"],
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from shared.networks import build_generator
@@ -52,3 +53,11 @@ def test_tiny_model_beats_its_start_and_the_mean_image(synthetic_dataset: Path, 
     assert 0 < row.flicker < 0.05, "the temporal model's flicker is measured"
     assert abs(row.l1 - after) < 1e-5
     assert result["alpha_coverage"] is not None and 0.01 < result["alpha_coverage"] < 0.5
+    split = result["l1_split"]
+    assert split["model"]["person"] + split["model"]["background"] == pytest.approx(row.l1, rel=1e-4)
+    for name in ("plate", "nearest_pose", "person_on_plate"):
+        assert sum(split[name].values()) == pytest.approx(baselines[name], rel=1e-4)
+    # the real person over the plate is exact where the person stands (but for mask edges) and is
+    # the plate elsewhere, where the plate alone is as good
+    assert split["person_on_plate"]["person"] < 0.3 * split["plate"]["person"]
+    assert split["person_on_plate"]["background"] == pytest.approx(split["plate"]["background"], rel=1e-3)
