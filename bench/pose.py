@@ -1,4 +1,5 @@
-"""Pose-side throughput on this machine: MediaPipe extraction, label rendering, smoothing, normalization.
+"""Pose-side throughput on this machine: MediaPipe, its landmark model following the person under
+onnxruntime (what live runs), label rendering, smoothing, normalization.
 
     .venv/bin/python bench/pose.py [--video PATH]
 
@@ -18,6 +19,7 @@ import numpy as np
 from shared.extract import PoseEstimator
 from shared.framing import full_frame_window
 from shared.normalize import PoseNormalizer, compute_stats
+from shared.pose_follow import PoseFollower
 from shared.render import render_label
 from shared.smoothing import OneEuroPoseFilter, median_smooth
 from shared.synthetic import SOURCE_BODY, TARGET_BODY, dance_poses, write_dance_video
@@ -41,13 +43,22 @@ def main(video: Path | None, frames: int, size: int) -> None:
         decoded = list(read_frames(video, frames))
     rows: list[tuple[str, float]] = []
 
-    pose_times, poses = [], []
+    pose_times, follow_times, lost = [], [], 0
+    follower = PoseFollower()
     with PoseEstimator() as estimator:
         for rgb in decoded:
             start = time.perf_counter()
-            poses.append(estimator(rgb))
+            pose = estimator(rgb)
             pose_times.append(time.perf_counter() - start)
-    rows.append((f"MediaPipe pose at {info.width}x{info.height}", _median_ms(pose_times)))
+            if not follower.following:  # started (again) from MediaPipe's pose, as live does
+                follower.start(rgb, pose, estimator.body_points)
+                continue
+            start = time.perf_counter()
+            lost += not follower.follow(rgb).present
+            follow_times.append(time.perf_counter() - start)
+    rows.append((f"MediaPipe pose (tracking) at {info.width}x{info.height}", _median_ms(pose_times)))
+    if follow_times:
+        rows.append((f"its landmark model following, onnxruntime ({lost} lost)", _median_ms(follow_times)))
 
     out = (size, size)
     labelled = full_frame_window(info.size, out).map_poses(dance_poses(TARGET_BODY, frames, out), out)
