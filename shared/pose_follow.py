@@ -167,9 +167,9 @@ class PoseFollower:
         seed = Roi.around(pose) if points is None else Roi.of_body(points.astype(np.float64))
         if seed is None:
             return
-        points, flag = self._run(image, seed)
+        found, flag = self._run(image, seed)
         if flag >= PRESENCE_THRESHOLD:
-            self.roi = Roi.from_alignment(points[CENTRE, :2], points[EXTENT, :2])
+            self.roi = Roi.from_alignment(found[CENTRE, :2], found[EXTENT, :2])
             self._visibility = pose.confidence[: len(POSE_LANDMARK_NAMES)].astype(np.float64)
 
     def follow(self, image: np.ndarray) -> PoseFrame:

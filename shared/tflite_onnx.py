@@ -134,6 +134,12 @@ def _window_pads(options: object, in_shape: list[int], kernel: int, stride: int,
     return [a + b for a, b in zip(pads, extra)]
 
 
+def _fused(path: Path, code: int) -> str | None:
+    if code not in FUSED_ACTIVATIONS:
+        raise DanceError(f"{path}: fused activation {code} is not supported by this converter")
+    return FUSED_ACTIVATIONS[code]
+
+
 def _activation(builder: _Builder, kind: str | None, pre: str, output: str, index: int) -> None:
     if kind == "Relu":
         builder.node("Relu", [pre], output)
@@ -162,7 +168,9 @@ def tflite_to_onnx(path: Path, outputs: dict[int, str], input_name: str = "image
         if source in folded:
             source, extra = folded[source]
         if op.kind == "PAD":
-            (_, _), (top, bottom), (left, right), (_, _) = reader.constants[op.inputs[1]].tolist()
+            (batch, (top, bottom), (left, right), channel) = reader.constants[op.inputs[1]].tolist()
+            if any(batch) or any(channel):
+                raise DanceError(f"{path}: padding across batch or channels is not supported by this converter")
             if all(kind in WINDOWED for kind in consumers[op.output]) and extra == [0, 0, 0, 0]:
                 folded[op.output] = (source, [top, left, bottom, right])
                 continue
@@ -182,14 +190,14 @@ def tflite_to_onnx(path: Path, outputs: dict[int, str], input_name: str = "image
             inputs = [_name(source), builder.constant(weight.astype(np.float32), f"w{index}")]
             if len(op.inputs) > 2 and op.inputs[2] >= 0:
                 inputs.append(builder.constant(reader.constants[op.inputs[2]].astype(np.float32), f"b{index}"))
-            activation = FUSED_ACTIVATIONS[options.FusedActivationFunction()]
+            activation = _fused(path, options.FusedActivationFunction())
             attributes = dict(strides=[stride, stride], dilations=[dilation, dilation], kernel_shape=[kernel, kernel],
                               pads=_window_pads(options, in_shape, kernel, stride, dilation, extra))
             if depthwise:
                 attributes["group"] = weight.shape[0]
             builder.node("Conv", inputs, output + "_pre" if activation else output, **attributes)
         elif op.kind == "ADD":
-            activation = FUSED_ACTIVATIONS[_options(op, tflite.AddOptions).FusedActivationFunction()]
+            activation = _fused(path, _options(op, tflite.AddOptions).FusedActivationFunction())
             builder.node("Add", [_name(source), _name(op.inputs[1])], output + "_pre" if activation else output)
         elif op.kind == "MAX_POOL_2D":
             options = _options(op, tflite.Pool2DOptions)
