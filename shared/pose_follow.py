@@ -149,6 +149,10 @@ class PoseFollower:
         self.roi = None
         self._visibility = None
 
+    def warm_up(self) -> None:
+        """One run on a blank input (onnxruntime's first run allocates and is slower)."""
+        self.session.run(None, {"image": np.zeros((1, 3, INPUT_SIDE, INPUT_SIDE), np.float32)})
+
     def _run(self, image: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
         """(39, 5) points in frame pixels (x, y, z, visibility, presence) and the pose flag."""
         crop_input(image, roi, self._input)

@@ -109,6 +109,16 @@ class PoseTracker:
         height, width = image.shape[:2]
         return self.to_label(self.estimate(image, media_time), (width, height), media_time)
 
+    def warm_up(self, frame_size: tuple[int, int] = (640, 480)) -> None:
+        """Run every model once on a blank frame, so that the first camera frame does not pay for
+        loading them (MediaPipe's first call takes 200-270 ms here); nobody is found, so the
+        tracking state stays empty."""
+        blank = np.zeros((frame_size[1], frame_size[0], 3), np.uint8)
+        self.estimator(blank)
+        self.detector(blank)
+        if self.follower is not None:
+            self.follower.warm_up()
+
     def reset(self) -> None:
         self.estimator.reset()
         self.locked.rechoose()  # the follower too

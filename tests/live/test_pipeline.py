@@ -14,7 +14,7 @@ import pytest
 
 from live.calibration import Calibration, calibrate_video
 from live.capture import Frame, IterSource, VideoFileSource
-from live.pipeline import CameraStalled, FreshFrames, LivePipeline, OutputFrame, PipelineConfig, freeze_heap
+from live.pipeline import CameraStalled, FreshFrames, LivePipeline, OutputFrame, PipelineConfig, RecentMedian, freeze_heap
 from live.sinks import HandoffSink, VideoFileSink
 from live.slots import LatestFrame, LatestSlot
 from shared.errors import DanceError
@@ -222,3 +222,16 @@ def test_freeze_heap_collects_garbage_then_exempts_the_survivors() -> None:
     freeze_heap()
     assert gone() is None, "garbage made before the run is collected first"
     assert gc.get_freeze_count() > 0 and not any(obj is kept for obj in gc.get_objects()), "survivors are frozen"
+
+
+def test_the_step_time_estimate_ignores_a_slow_frame():
+    # the just-in-time pose start needs the usual pose time; a frame where MediaPipe had to find
+    # the person (or the first frame's warm-up) must not move it
+    recent = RecentMedian(window=5)
+    assert recent.value == 0.0
+    for sample in (0.270, 0.014, 0.015, 0.013, 0.014):
+        recent.add(sample)
+    assert recent.value == pytest.approx(0.014)
+    for sample in (0.030,) * 3:  # the machine slowed down for good: followed within a window
+        recent.add(sample)
+    assert recent.value == pytest.approx(0.030)

@@ -120,3 +120,19 @@ def test_an_empty_view_ends_the_follow(real_frames: list[np.ndarray]):
     gone = follower.follow(np.full_like(real_frames[2], 90))
     assert not gone.present and not follower.following
     assert not follower.follow(real_frames[3]).present  # it waits to be started again
+
+
+def test_a_warmed_up_tracker_starts_empty_and_finds_the_person(real_frames: list[np.ndarray]):
+    from shared.skeleton import BODY_SCHEMA
+    from shared.tracking import PoseTracker
+
+    tracker = PoseTracker(BODY_SCHEMA.tag, (256, 256))
+    try:
+        tracker.warm_up()
+        assert tracker.follower is not None and not tracker.follower.following
+        assert not tracker.lock.locked
+        first = tracker.estimate(real_frames[0], 0.0)
+        assert first.present and tracker.follower.following  # MediaPipe found them, the follower took over
+        assert tracker.estimate(real_frames[1], 1 / 60).present
+    finally:
+        tracker.close()
