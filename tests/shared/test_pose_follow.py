@@ -136,3 +136,24 @@ def test_a_warmed_up_tracker_starts_empty_and_finds_the_person(real_frames: list
         assert tracker.estimate(real_frames[1], 1 / 60).present
     finally:
         tracker.close()
+
+
+def test_a_desk_view_is_followed_from_mediapipes_unseen_points_too(real_frames: list[np.ndarray]):
+    # the top half of the clip (bench/live.py's desk kind): the ankles are out of the picture. The
+    # follower starts from all 33 points MediaPipe places, the unseen ankles below the picture
+    # included, so its region holds the whole body as the model expects
+    from shared.extract import PoseEstimator
+
+    desk = [np.ascontiguousarray(image[: image.shape[0] // 2]) for image in real_frames[::2]]
+    follower = PoseFollower()
+    with PoseEstimator() as mediapipe:
+        first = mediapipe(desk[0])
+        assert first.present and not first.valid[[27, 28]].any()  # no ankle seen
+        assert mediapipe.body_points is not None and (mediapipe.body_points[[27, 28], 1] > desk[0].shape[0]).all()
+        follower.start(desk[0], first, mediapipe.body_points)
+    assert follower.following
+    assert follower.roi.centre[1] + follower.roi.side / 2 > desk[0].shape[0]  # the region reaches below the picture
+    for image in desk[1:]:
+        pose = follower.follow(image)
+        assert pose.present and pose.valid[[0, 11, 12]].all()  # the nose and both shoulders
+        assert not pose.valid[[27, 28]].any()
