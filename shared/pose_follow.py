@@ -32,6 +32,7 @@ import onnxruntime as ort
 
 from shared.errors import DanceError
 from shared.pose import PoseFrame
+from shared.runtime import session_options
 from shared.skeleton import BODY_SCHEMA, POSE_LANDMARK_NAMES
 from shared.tflite_onnx import tflite_to_onnx
 
@@ -131,11 +132,8 @@ class PoseFollower:
     """One stream's landmark model on the ROI its previous frame gave; `start` from a pose found
     by MediaPipe, `follow` each next frame, `reset` on a cut or another person."""
 
-    def __init__(self, min_visibility: float = 0.5, options: ort.SessionOptions | None = None) -> None:
-        if options is None:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = 1
-        self.session = landmark_session(options)
+    def __init__(self, min_visibility: float = 0.5, threads: int = 1) -> None:
+        self.session = landmark_session(session_options(threads))
         self.min_visibility = min_visibility
         self.roi: Roi | None = None
         self._visibility: np.ndarray | None = None

@@ -25,7 +25,6 @@ from shared.framing import CropWindow, full_frame_window
 from shared.person_lock import LockConfig, LockedEstimator
 from shared.pose import PoseFrame, PoseSequence
 from shared.pose_follow import PoseFollower
-from shared.runtime import session_options
 from shared.skeleton import SCHEMAS
 from shared.smoothing import OneEuroPoseFilter
 
@@ -67,7 +66,7 @@ class PoseTracker:
         self.detector = PoseEstimator(replace(config, static=True))
         # the body alone is followed by the landmark model under onnxruntime (faster than
         # MediaPipe's own tracking); MediaPipe Holistic's hands have no follower
-        self.follower = None if config.holistic or not follow else PoseFollower(config.min_visibility, session_options(1))
+        self.follower = None if config.holistic or not follow else PoseFollower(config.min_visibility)
         self.locked = LockedEstimator(self.estimator, self.detector, config.schema, person, follower=self.follower)
         self._frames = 0
         beta = ONE_EURO_BETA * ONE_EURO_REFERENCE_SIDE / min(self.label_size)

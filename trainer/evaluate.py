@@ -106,10 +106,11 @@ def nearest_pose_frames(dataset: Dataset, train_end: int, held_out: range) -> np
 PERSON_MARGIN = 9  # px (at the dataset's size) the person masks grow by: edges and the shadow near them
 
 
-def person_region(dataset: Dataset, train_end: int, held_out: range) -> Tensor:
+def person_region(dataset: Dataset, held_out: range, nearest: np.ndarray) -> Tensor:
     """(T, 1, H, W) bool: where the held-out frame's person or its nearest-pose frame's person
-    stands (masks grown by PERSON_MARGIN): the pixels a pose-driven answer can get wrong."""
-    frames = np.concatenate([np.arange(held_out.start, held_out.stop), nearest_pose_frames(dataset, train_end, held_out)])
+    (`nearest`, from nearest_pose_frames) stands, masks grown by PERSON_MARGIN: the pixels a
+    pose-driven answer can get wrong."""
+    frames = np.concatenate([np.arange(held_out.start, held_out.stop), nearest])
     kernel = np.ones((PERSON_MARGIN, PERSON_MARGIN), np.uint8)
     grown = np.stack([cv2.dilate((np.asarray(dataset.masks[t]) > 127).astype(np.uint8), kernel) for t in frames]).astype(bool)
     half = len(held_out)
@@ -125,11 +126,12 @@ def l1_split(answer: Tensor, real: Tensor, region: Tensor) -> dict[str, float]:
     return {"person": float(inside.sum() / error.numel()), "background": float((error - inside).sum() / error.numel())}
 
 
-def baseline_answers(dataset: Dataset, train_end: int, held_out: range) -> tuple[Tensor, dict[str, Tensor]]:
-    """The real held-out frames and the answers of `baseline_l1`, at the dataset's size."""
+def baseline_answers(dataset: Dataset, train_end: int, held_out: range, nearest: np.ndarray) -> tuple[Tensor, dict[str, Tensor]]:
+    """The real held-out frames and the answers of `baseline_l1`, at the dataset's size
+    (`nearest`: the training frames nearest_pose_frames picks)."""
     real = images_to_tensor(np.asarray(dataset.frames[held_out.start : held_out.stop]))
     mean = images_to_tensor(np.asarray(dataset.frames[:train_end]).mean(axis=0, keepdims=True).round().astype(np.uint8))
-    nearest = images_to_tensor(np.asarray(dataset.frames[nearest_pose_frames(dataset, train_end, held_out)]))
+    nearest = images_to_tensor(np.asarray(dataset.frames[nearest]))
     plate = images_to_tensor(dataset.plate[None])
     mask = torch.from_numpy(np.asarray(dataset.masks[held_out.start : held_out.stop], np.float32) / 255)[:, None]
     person_on_plate = real * mask + plate * (1 - mask)
@@ -145,7 +147,7 @@ def baseline_l1(dataset: Dataset, train_end: int, held_out: range) -> dict[str, 
     which a median plate smooths away). person_on_plate is no baseline but a bound: the real
     held-out person (by its mask) over the plate, the best a compositing model can reach.
     """
-    return answer_l1(*baseline_answers(dataset, train_end, held_out))
+    return answer_l1(*baseline_answers(dataset, train_end, held_out, nearest_pose_frames(dataset, train_end, held_out)))
 
 
 def answer_l1(real: Tensor, answers: dict[str, Tensor]) -> dict[str, float]:
@@ -173,8 +175,9 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
         generated = generate_sequence(model, labels, boxes)
         rows[model.row_name] = score(generated, real, dataset, held_out)
     coverage = float(np.mean(alphas)) if alphas else None
-    region = person_region(dataset, start, held_out)
-    dataset_real, answers = baseline_answers(dataset, start, held_out)
+    nearest = nearest_pose_frames(dataset, start, held_out)
+    region = person_region(dataset, held_out, nearest)
+    dataset_real, answers = baseline_answers(dataset, start, held_out, nearest)
     split = {"model": l1_split(generated, real, region)}
     split |= {name: l1_split(answer, dataset_real, region) for name, answer in answers.items() if name != "mean_image"}
     return {"rows": rows, "baselines": answer_l1(dataset_real, answers), "l1_split": split,
