@@ -35,7 +35,7 @@ SIZE = (256, 256)
 
 def _real_bank(folder: Path) -> tuple[ExemplarBank, NormalizationStats]:
     dataset = Dataset.open(prepare_dataset(fetch_pose2sim_clip("cam01"), folder, progress=False)[0])
-    frames = np.arange(0, split_frames(len(dataset)).held_out.start)
+    frames = np.arange(0, split_frames(len(dataset), dataset.manifest.fps).train.stop)
     bank = build_bank(dataset.frames[frames], dataset.masks[frames], dataset.poses.keypoints[frames], dataset.poses.valid[frames],
                       frames, dataset.poses.schema_tag)  # fmt: skip
     return bank, dataset.norm_stats

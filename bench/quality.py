@@ -6,7 +6,8 @@ For each budget it trains the `tiny` preset (body stage only, no VGG weights her
 once per VARIANTS entry: compositing with warped exemplars (the default), compositing without them
 (--no-exemplar), and the paper's plain generator (--no-composite --no-exemplar). It prints
 held-out L1 (frames generated with feedback from zeros) as a ratio to the mean training image and to
-the nearest-pose training frame, then the paper's transfer metric (trainer/transfer.py: found %, pose
+the nearest-pose training frame (the quarter second before the held-out frames is left out of both),
+then the paper's transfer metric (trainer/transfer.py: found %, pose
 distance in torso heights, its shuffled floor and their ratio) on the held-out frames and with two
 sources puppeteering the run as live does: another real view (cam02) and the synthetic source dancer.
 Targets on 2 cores, compositing + default losses: L1 <= 0.7x the mean image at 3 minutes, <= 0.6 at 10.
@@ -63,7 +64,8 @@ def _print_table(rows: list[tuple[float, str, float, float, float, dict[str, Pos
     for budget, name, l1, to_mean, to_nearest, poses in rows:
         line = f"{budget:7g}  {name:<20} {l1:7.4f} {to_mean:9.2f} {to_nearest:9.2f}"
         print(line + "".join(f" | {_pose_cells(poses[group])}" for group in POSE_GROUPS))
-    print("tiny preset, 256x256, body stage only, no VGG; held-out = last 10% of frames. Transfer (trainer/transfer.py):\n"
+    print("tiny preset, 256x256, body stage only, no VGG; held-out = last 10% of frames, the 0.25 s before them left out of\n"
+          "training and of the baselines. Transfer (trainer/transfer.py):\n"
           "found% = output frames where MediaPipe finds a person; dist = body-joint distance to the driving pose in torso\n"
           "heights after a similarity alignment; shuf = the same with frames mismatched; ratio = dist / shuf (1 = ignores its input);\n"
           "mirr% = frames the detector read with left and right swapped (scored with the swap, the floor too)")

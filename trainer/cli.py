@@ -128,6 +128,9 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: 
         for name, score in result["transfer"].items():
             pose_rows[prefix + name] = score
             click.echo(f"{run}: contact sheet for {name}: {run / f'transfer_{Path(name).stem}.png'}")
+        (start, stop), train_end = result["held_out"], result["train_end"]
+        click.echo(f"{run}: held-out frames {start}-{stop - 1}; the model and the baselines draw on frames 0-{train_end - 1}"
+                   + (f" ({start - train_end} frames between are left out: too close to the answer)" if start > train_end else ""))
         model_l1 = list(result["rows"].values())[-1].l1
         ratios = ", ".join(f"{name} {value:.4f} (model/baseline {model_l1 / value:.2f}x)" for name, value in result["baselines"].items())
         click.echo(f"{run}: baseline L1: {ratios}")

@@ -30,17 +30,40 @@ EXEMPLAR_NEAR_SHARE = 0.5
 EXEMPLAR_NEAR_EXCLUDE_SECONDS = 0.04
 
 
+# Held-out frames are kept this far from the training frames, by the rule above: a training frame
+# closer than that shows the answer. Without the gap, the training frame with the nearest pose is the
+# last one for every held-out frame (the held-out motion comes right after it, not earlier in the
+# clip), and copying it wins by adjacency, background grain and exposure included.
+HELD_OUT_GAP_SECONDS = EXEMPLAR_EXCLUDE_SECONDS
+MIN_TRAIN_FRAMES = 3
+
+
 @dataclass(frozen=True)
 class Split:
     train: range  # frame indices a pair (t-1, t) may end at during training
     held_out: range  # the last 10% of frames, never trained on
 
+    @property
+    def gap(self) -> range:
+        """Frames between the two, used for neither (HELD_OUT_GAP_SECONDS)."""
+        return range(self.train.stop, self.held_out.start)
 
-def split_frames(num_frames: int) -> Split:
+    @classmethod
+    def of_run(cls, run_info: dict) -> Split:
+        """The split a run trained with, from its info; runs saved before the gap have none."""
+        start, stop = run_info["held_out"]
+        train = run_info.get("train", [1, start])
+        return cls(train=range(*train), held_out=range(start, stop))
+
+
+def split_frames(num_frames: int, fps: float) -> Split:
+    """The last 10% held out, HELD_OUT_GAP_SECONDS before it left out (less in a clip too short to
+    spare it), the rest trained on."""
     held = max(2, int(round(num_frames * HELD_OUT_FRACTION)))
-    if num_frames - held < 3:
-        raise DanceError(f"the dataset has {num_frames} frames; training needs at least {held + 3}")
-    return Split(train=range(1, num_frames - held), held_out=range(num_frames - held, num_frames))
+    if num_frames - held < MIN_TRAIN_FRAMES:
+        raise DanceError(f"the dataset has {num_frames} frames; training needs at least {held + MIN_TRAIN_FRAMES}")
+    gap = min(int(round(HELD_OUT_GAP_SECONDS * fps)), num_frames - held - MIN_TRAIN_FRAMES)
+    return Split(train=range(1, num_frames - held - gap), held_out=range(num_frames - held, num_frames))
 
 
 @dataclass

@@ -20,7 +20,7 @@ from shared.exemplar import conditioner_for
 from shared.face_residual import add_face_residual
 from shared.pose import PoseFrame
 from shared.trained import TrainedModel, load_trained
-from trainer.data import images_to_tensor
+from trainer.data import Split, images_to_tensor
 from trainer.dataset import Dataset
 from trainer.metrics import EvalResult, crop_boxes, crop_resized, flicker, keypoint_box, l1_error, psnr, ssim
 
@@ -158,8 +158,9 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
     """Scores of one run on its held-out frames, with and without the face stage where it has one."""
     model = load_trained(run_dir)
     dataset = Dataset.open(model.info["run"]["dataset"])
-    start, stop = model.info["run"]["held_out"]
-    held_out = range(start, stop)
+    split = Split.of_run(model.info["run"])
+    held_out = split.held_out
+    start, stop = held_out.start, held_out.stop
     _, labels = held_out_conditioning(model, dataset, held_out)
     real = images_to_tensor(np.asarray(dataset.frames[start:stop]))
     size = model.config.image_size
@@ -175,13 +176,14 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
         generated = generate_sequence(model, labels, boxes)
         rows[model.row_name] = score(generated, real, dataset, held_out)
     coverage = float(np.mean(alphas)) if alphas else None
-    nearest = nearest_pose_frames(dataset, start, held_out)
+    train_end = split.train.stop  # the baselines draw on the frames the model trained on, no closer
+    nearest = nearest_pose_frames(dataset, train_end, held_out)
     region = person_region(dataset, held_out, nearest)
-    dataset_real, answers = baseline_answers(dataset, start, held_out, nearest)
-    split = {"model": l1_split(generated, real, region)}
-    split |= {name: l1_split(answer, dataset_real, region) for name, answer in answers.items() if name != "mean_image"}
-    return {"rows": rows, "baselines": answer_l1(dataset_real, answers), "l1_split": split,
-            "alpha_coverage": coverage, "held_out": [start, stop]}
+    dataset_real, answers = baseline_answers(dataset, train_end, held_out, nearest)
+    shares = {"model": l1_split(generated, real, region)}
+    shares |= {name: l1_split(answer, dataset_real, region) for name, answer in answers.items() if name != "mean_image"}
+    return {"rows": rows, "baselines": answer_l1(dataset_real, answers), "l1_split": shares,
+            "alpha_coverage": coverage, "held_out": [start, stop], "train_end": train_end}
 
 
 def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
@@ -194,6 +196,7 @@ def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
         "l1_split": result["l1_split"],
         "alpha_coverage": result["alpha_coverage"],
         "held_out": result["held_out"],
+        "train_end": result["train_end"],
     }
     for key in ("transfer", "held_out_pose"):  # trainer/transfer.py's PoseScores, when computed
         if result.get(key) is not None:

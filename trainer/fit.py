@@ -156,7 +156,7 @@ class Trainer:
             tqdm.write("compositing is off: the target's background is not static (see `prepare`'s plate residual)")
         self.plate = plate_to_tensor(dataset.plate)
         self.plans = plan_stages(self.config, fit)
-        self.split = split_frames(len(dataset))
+        self.split = split_frames(len(dataset), dataset.manifest.fps)
         augment = AugmentConfig() if fit.augment and self.config.generator.composite else None
         self.exemplars = self._exemplar_bank() if self.config.generator.exemplar else None
         self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank, augment, self.exemplars)
@@ -185,6 +185,7 @@ class Trainer:
             "fps": manifest.fps,
             "norm_stats": self.dataset.norm_stats.to_json(),
             "dataset": str(self.dataset.folder.resolve()),
+            "train": [self.split.train.start, self.split.train.stop],
             "held_out": [self.split.held_out.start, self.split.held_out.stop],
             "exemplars": EXEMPLAR_FILE if self.exemplars is not None else None,
         }

@@ -1,19 +1,21 @@
-"""The training sampler's exemplar choice: near exemplars for some pairs, far ones for the rest."""
+"""The train / held-out split, and the training sampler's exemplar choice: near exemplars for some pairs, far ones for the rest."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from shared.errors import DanceError
 from shared.exemplar import build_bank
-from trainer.data import EXEMPLAR_NEAR_SHARE, PairSampler, split_frames
+from trainer.data import EXEMPLAR_NEAR_SHARE, HELD_OUT_GAP_SECONDS, MIN_TRAIN_FRAMES, PairSampler, Split, split_frames
 from trainer.dataset import Dataset
 
 
 def test_some_pairs_get_a_near_exemplar_and_none_gets_its_own_frame(synthetic_dataset: Path) -> None:
     dataset = Dataset.open(synthetic_dataset)
-    split = split_frames(len(dataset))
+    split = split_frames(len(dataset), dataset.manifest.fps)
     frames = np.arange(split.train.start - 1, split.train.stop)
     bank = build_bank(dataset.frames[frames], dataset.masks[frames], dataset.poses.keypoints[frames],
                       dataset.poses.valid[frames], frames, dataset.poses.schema_tag)  # fmt: skip
@@ -27,3 +29,20 @@ def test_some_pairs_get_a_near_exemplar_and_none_gets_its_own_frame(synthetic_da
     assert abs(near - EXEMPLAR_NEAR_SHARE) < 0.2, f"{near:.0%} of the pairs got a near exemplar"
     without_rng = {abs(int(bank.frame_ids[sampler.exemplar_for(t, None)]) - t) for t in ends}
     assert min(without_rng) > sampler.exclude_radius, "without randomness: the nearest outside the wide exclusion"
+
+
+def test_the_split_leaves_a_gap_before_the_held_out_frames() -> None:
+    """A quarter second between training and held-out frames: closer, a training frame shows the answer."""
+    split = split_frames(100, fps=60.0)
+    assert split.held_out == range(90, 100)
+    assert split.gap == range(75, 90) and len(split.gap) == round(HELD_OUT_GAP_SECONDS * 60)
+    assert split.train == range(1, 75)
+    short = split_frames(12, fps=60.0)  # too short to spare the gap: it shrinks, training keeps its minimum
+    assert len(short.train) == MIN_TRAIN_FRAMES - 1 and short.train.stop <= short.held_out.start
+    with pytest.raises(DanceError):
+        split_frames(4, fps=30.0)
+
+
+def test_a_run_saved_before_the_gap_reads_back_as_trained() -> None:
+    assert Split.of_run({"held_out": [90, 100]}) == Split(train=range(1, 90), held_out=range(90, 100))
+    assert Split.of_run({"train": [1, 75], "held_out": [90, 100]}).gap == range(75, 90)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from shared.checkpoint import CheckpointStore, load_checkpoint
 from trainer.cli import main
+from trainer.data import Split
 
 
 def _fit(dataset: Path, run: Path, *extra: str) -> None:
@@ -124,8 +125,9 @@ def test_an_exemplar_run_trains_exports_and_runs_live(synthetic_dataset: Path, s
     assert (run / "exemplars.npz").is_file()
     model = load_trained(run)
     assert model.config.generator.label_nc == 7 and model.exemplars is not None
-    held_start = model.info["run"]["held_out"][0]
-    assert model.exemplars.frame_ids.max() < held_start, "held-out frames never lend their texture"
+    split = Split.of_run(model.info["run"])
+    assert model.exemplars.frame_ids.max() < split.train.stop < split.held_out.start, \
+        "held-out frames, and the gap before them, never lend their texture"
     assert CliRunner().invoke(main, ["eval", str(run)]).exit_code == 0
 
     engines, manifest = export_run(run)

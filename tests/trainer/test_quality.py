@@ -14,7 +14,7 @@ import torch
 
 from shared.networks import build_generator
 from shared.trained import TrainedModel, load_trained
-from trainer.data import images_to_tensor
+from trainer.data import Split, images_to_tensor
 from trainer.dataset import Dataset
 from trainer.evaluate import baseline_l1, evaluate_run, generate_sequence, held_out_conditioning
 from trainer.fit import FitConfig
@@ -35,29 +35,31 @@ def test_tiny_model_beats_its_start_and_the_mean_image(synthetic_dataset: Path, 
     run_fit(synthetic_dataset, run, FitConfig(steps=STEPS, use_vgg=False, face=False), device="cpu", progress=False)
     trained = load_trained(run)
     dataset = Dataset.open(synthetic_dataset)
-    start, stop = trained.info["run"]["held_out"]
+    split = Split.of_run(trained.info["run"])
+    start, stop = split.held_out.start, split.held_out.stop
 
     torch.manual_seed(0)
     untrained = TrainedModel(trained.config, build_generator(trained.config.generator).eval(), None, trained.plate, trained.info,
                              trained.exemplars)
     before = _held_out_l1(untrained, dataset, start, stop)
     after = _held_out_l1(trained, dataset, start, stop)
-    baselines = baseline_l1(dataset, start, range(start, stop))
+    baselines = baseline_l1(dataset, split.train.stop, split.held_out)
     print(f"held-out L1: step 0 {before:.4f}, step {STEPS} {after:.4f}, baselines {baselines}")
     assert after <= 0.7 * before
     assert after < baselines["mean_image"]
     assert baselines["person_on_plate"] < 0.5 * baselines["plate"], "the real person over the plate bounds a compositing model"
 
     result = evaluate_run(run)
+    assert result["train_end"] == split.train.stop < start, "the baselines draw on the training frames only"
     row = result["rows"]["temporal"]
     assert 0 < row.flicker < 0.05, "the temporal model's flicker is measured"
     assert abs(row.l1 - after) < 1e-5
     assert result["alpha_coverage"] is not None and 0.01 < result["alpha_coverage"] < 0.5
-    split = result["l1_split"]
-    assert split["model"]["person"] + split["model"]["background"] == pytest.approx(row.l1, rel=1e-4)
+    shares = result["l1_split"]
+    assert shares["model"]["person"] + shares["model"]["background"] == pytest.approx(row.l1, rel=1e-4)
     for name in ("plate", "nearest_pose", "person_on_plate"):
-        assert sum(split[name].values()) == pytest.approx(baselines[name], rel=1e-4)
+        assert sum(shares[name].values()) == pytest.approx(baselines[name], rel=1e-4)
     # the real person over the plate is exact where the person stands (but for mask edges) and is
     # the plate elsewhere, where the plate alone is as good
-    assert split["person_on_plate"]["person"] < 0.3 * split["plate"]["person"]
-    assert split["person_on_plate"]["background"] == pytest.approx(split["plate"]["background"], rel=1e-3)
+    assert shares["person_on_plate"]["person"] < 0.3 * shares["plate"]["person"]
+    assert shares["person_on_plate"]["background"] == pytest.approx(shares["plate"]["background"], rel=1e-3)
