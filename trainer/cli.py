@@ -73,7 +73,8 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
     """Train the body model and the FaceGAN on SOURCE (a video, or a prepared dataset folder).
 
     A video is prepared first (see `prepare`). The run resumes where it stopped when the same
-    command is given again. The last 10% of frames are held out for `dance-train eval`.
+    command is given again. The last 10% of frames are held out for `dance-train eval`, and the
+    quarter second before them is not trained on (a frame that close shows the answer).
     """
     from trainer.train import run_fit
 
