@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import secrets
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -242,16 +243,29 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     return runner, runner.addresses[0][1]
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and `kill` or a service manager
+
+
 def serve_forever(app: web.Application, config: ServerConfig, log: Callable[[str], None] = print) -> None:
-    """Serve until Ctrl-C; every session and pipeline is closed on the way out."""
+    """Serve until Ctrl-C or SIGTERM; every session and pipeline is closed on the way out.
+
+    The server handles both signals itself: asyncio's own Ctrl-C handling steps aside when the
+    process inherited SIGINT as ignored (a background job of a script, nohup), and such a server
+    then ran on after Ctrl-C; SIGTERM otherwise ends the process without closing anything."""
 
     async def main() -> None:
         runner, port = await _start(app, config.host, config.port)
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for stop_signal in STOP_SIGNALS:
+            loop.add_signal_handler(stop_signal, stop.set)
         where = "  (every address: from another computer use this one's name or IP)" if config.host in WILDCARDS else ""
         log(f"serving on {page_url(config.host, port, app[TOKEN])}{where}  (Ctrl-C to stop)")
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
+            for stop_signal in STOP_SIGNALS:
+                loop.remove_signal_handler(stop_signal)
             await runner.cleanup()
 
     try:

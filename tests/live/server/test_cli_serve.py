@@ -35,21 +35,40 @@ def test_serve_refuses_options_meant_for_a_local_run(tiny_run: Path, small_clip:
     assert lonely.exit_code == 1 and "mirror sessions calibrate themselves" in lonely.output
 
 
-@pytest.mark.skipif(not DANCE_LIVE.exists(), reason="the dance-live script is not installed in this environment")
-def test_serving_on_every_address_prints_a_generated_token_that_the_server_then_asks_for(tiny_run: Path, small_clip: Path) -> None:
+needs_script = pytest.mark.skipif(not DANCE_LIVE.exists(), reason="the dance-live script is not installed in this environment")
+
+
+def _serve(tiny_run: Path, small_clip: Path, ignore_ctrl_c: bool = False) -> tuple[subprocess.Popen, str]:
+    """`dance-live --serve` on every address; (the process, the URL it printed)."""
     server = subprocess.Popen(
         [str(DANCE_LIVE), str(tiny_run), "--serve", "--source", str(small_clip), "--host", "0.0.0.0", "--port", "0",
          "--threads", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        # as a script's background job (`cmd &`) or nohup starts it: SIGINT inherited as ignored
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_ctrl_c else None,  # noqa: PLW1509
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in server.stderr], daemon=True).start()
     try:
-        url = None
-        while url is None:
-            line = lines.get(timeout=60)
-            found = re.search(r"serving on (http://\S+)", line)
-            url = found.group(1) if found else None
+        while True:
+            found = re.search(r"serving on (http://\S+)", lines.get(timeout=60))
+            if found:
+                return server, found.group(1)
+    except BaseException:
+        _kill(server)
+        raise
+
+
+def _kill(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.kill()
+        server.wait()
+
+
+@needs_script
+def test_serving_on_every_address_prints_a_generated_token_that_the_server_then_asks_for(tiny_run: Path, small_clip: Path) -> None:
+    server, url = _serve(tiny_run, small_clip)
+    try:
         base, token = url.split("?token=")
         assert len(token) >= 16
         assert http("GET", base + "stats")[0] == 401
@@ -59,6 +78,16 @@ def test_serving_on_every_address_prints_a_generated_token_that_the_server_then_
         server.send_signal(signal.SIGINT)  # Ctrl-C
         assert server.wait(20) == 0
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        _kill(server)
+
+
+@needs_script
+@pytest.mark.parametrize(("ignore_ctrl_c", "stop_signal"), [(True, signal.SIGINT), (False, signal.SIGTERM)], ids=["ctrl-c-ignored-by-parent", "sigterm"])
+def test_the_server_stops_cleanly_on_ctrl_c_inherited_as_ignored_and_on_sigterm(tiny_run: Path, small_clip: Path,
+                                                                                 ignore_ctrl_c: bool, stop_signal: int) -> None:
+    server, _ = _serve(tiny_run, small_clip, ignore_ctrl_c)
+    try:
+        server.send_signal(stop_signal)
+        assert server.wait(20) == 0, "closed its sessions and exited, not killed by the signal"
+    finally:
+        _kill(server)
