@@ -31,9 +31,9 @@ EXEMPLAR_NEAR_EXCLUDE_SECONDS = 0.04
 
 
 # Held-out frames are kept this far from the training frames, by the rule above: a training frame
-# closer than that shows the answer. Without the gap, the training frame with the nearest pose is the
-# last one for every held-out frame (the held-out motion comes right after it, not earlier in the
-# clip), and copying it wins by adjacency, background grain and exposure included.
+# closer than that shows the answer. Without the gap, on Pose2Sim cam01 the training frame with the
+# nearest pose was the last one for every held-out frame (the held-out motion comes right after it,
+# not earlier in the clip), and copying it won by adjacency, background grain and exposure included.
 HELD_OUT_GAP_SECONDS = EXEMPLAR_EXCLUDE_SECONDS
 MIN_TRAIN_FRAMES = 3
 
