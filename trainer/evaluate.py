@@ -162,7 +162,10 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
     held_out = split.held_out
     start, stop = held_out.start, held_out.stop
     _, labels = held_out_conditioning(model, dataset, held_out)
-    real = images_to_tensor(np.asarray(dataset.frames[start:stop]))
+    train_end = split.train.stop  # the baselines draw on the frames the model trained on, no closer
+    nearest = nearest_pose_frames(dataset, train_end, held_out)
+    dataset_real, answers = baseline_answers(dataset, train_end, held_out, nearest)
+    real = dataset_real  # scored at the model's size (the baselines stay at the dataset's)
     size = model.config.image_size
     if tuple(real.shape[-2:]) != (size[1], size[0]):
         real = torch.nn.functional.interpolate(real, size=(size[1], size[0]), mode="area")
@@ -176,10 +179,7 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
         generated = generate_sequence(model, labels, boxes)
         rows[model.row_name] = score(generated, real, dataset, held_out)
     coverage = float(np.mean(alphas)) if alphas else None
-    train_end = split.train.stop  # the baselines draw on the frames the model trained on, no closer
-    nearest = nearest_pose_frames(dataset, train_end, held_out)
     region = person_region(dataset, held_out, nearest)
-    dataset_real, answers = baseline_answers(dataset, train_end, held_out, nearest)
     shares = {"model": l1_split(generated, real, region)}
     shares |= {name: l1_split(answer, dataset_real, region) for name, answer in answers.items() if name != "mean_image"}
     return {"rows": rows, "baselines": answer_l1(dataset_real, answers), "l1_split": shares,

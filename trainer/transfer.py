@@ -45,6 +45,7 @@ from shared.skeleton import BODY_SCHEMA
 from shared.tracking import PoseTracker, estimator_config
 from shared.trained import load_trained
 from shared.video import probe_video, read_frames
+from trainer.data import Split
 from trainer.dataset import Dataset
 from trainer.evaluate import generate_sequence, held_out_conditioning
 from trainer.metrics import format_cell, text_table
@@ -356,8 +357,8 @@ def evaluate_held_out_pose(run_dir: Path, progress: bool = True) -> dict[str, Po
     noise, a lower bound for any model."""
     model = load_trained(run_dir)
     dataset = Dataset.open(model.info["run"]["dataset"])
-    start, stop = model.info["run"]["held_out"]
-    frames = range(start, stop)
+    frames = Split.of_run(model.info["run"]).held_out
+    start, stop = frames.start, frames.stop
     driving, conditions = held_out_conditioning(model, dataset, frames)
     boxes = torch.from_numpy(np.asarray(dataset.face_boxes[start:stop], np.int64))
     fake = generate_sequence(model, conditions, boxes)
