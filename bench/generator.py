@@ -40,13 +40,13 @@ from export.fp16 import convert_to_fp16  # noqa: E402
 from export.int8 import quantize_int8  # noqa: E402
 from export.onnx_export import BodyGraph, body_inputs, export_body  # noqa: E402
 from export.rewrites import for_int8  # noqa: E402
-from shared.feedback import label_to_tensor  # noqa: E402
-from shared.manifest import BODY_OUTPUT, GraphEntry, TensorSpec  # noqa: E402
-from shared.model_config import get_preset  # noqa: E402
-from shared.networks import build_generator  # noqa: E402
-from shared.render import render_label  # noqa: E402
-from shared.runtime import OrtGraph, TensorRTGraph, build_tensorrt_plan, tensorrt_problem  # noqa: E402
-from shared.synthetic import TARGET_BODY, dance_poses  # noqa: E402
+from shared.io.tensors import label_to_tensor  # noqa: E402
+from shared.runtime.manifest import BODY_OUTPUT, GraphEntry, TensorSpec  # noqa: E402
+from shared.model.config import get_preset  # noqa: E402
+from shared.model.networks import build_generator  # noqa: E402
+from shared.label.render import render_label  # noqa: E402
+from shared.runtime.loading import OrtGraph, TensorRTGraph, build_tensorrt_plan, tensorrt_problem  # noqa: E402
+from shared.synthetic.dancer import TARGET_BODY, dance_poses  # noqa: E402
 
 Step = Callable[[Tensor], Tensor]  # prev -> frame
 BASELINE = "torch eager fp32 (paper)"

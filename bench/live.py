@@ -39,19 +39,19 @@ from live.capture import IterSource  # noqa: E402
 from live.cli import default_generator_threads  # noqa: E402
 from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sinks import VideoFileSink  # noqa: E402
-from shared.exemplar import conditioner_for  # noqa: E402
-from shared.facebox import face_box  # noqa: E402
-from shared.feedback import FeedbackGenerator  # noqa: E402
-from shared.render import render_label  # noqa: E402
-from shared.runtime import load_generator  # noqa: E402
-from shared.tracking import PoseTracker  # noqa: E402
-from shared.video import probe_video, read_frames  # noqa: E402
+from shared.label.exemplar import conditioner_for  # noqa: E402
+from shared.label.facebox import face_box  # noqa: E402
+from shared.runtime.feedback import FeedbackLoop  # noqa: E402
+from shared.label.render import render_label  # noqa: E402
+from shared.runtime.loading import load_engine  # noqa: E402
+from shared.pose.tracking import SourcePoseTracker  # noqa: E402
+from shared.io.video import probe_video, read_frames  # noqa: E402
 
 
 def _train_tiny(folder: Path) -> Path:
     """A tiny run trained for a few steps on the built-in synthetic dancer and exported (about a minute)."""
-    from export.engines import ExportOptions, export_run
-    from shared.synthetic import TARGET_BODY, write_dance_video
+    from export.exporter import ExportOptions, export_run
+    from shared.synthetic.dancer import TARGET_BODY, write_dance_video
     from trainer.fit import FitConfig
     from trainer.prepare import PrepareConfig, prepare_dataset
     from trainer.train import run_fit
@@ -65,12 +65,12 @@ def _train_tiny(folder: Path) -> Path:
     return run
 
 
-def bench_engine(engines: Path | None, backend: str, threads: int, folder: Path):  # noqa: ANN201 - FrameGenerator
+def bench_engine(engines: Path | None, backend: str, threads: int, folder: Path):  # noqa: ANN201 - Engine
     """The engine to measure: `engines`, or else a tiny run trained and exported into `folder`."""
     if engines is None:
         print("training a tiny run for a few steps (about a minute)...", flush=True)
         engines = _train_tiny(folder)
-    return load_generator(engines, backend, threads=threads)
+    return load_engine(engines, backend, threads=threads)
 
 
 def _ms(samples: list[float]) -> float:
@@ -81,7 +81,7 @@ def isolated(engine, video: Path, frames: int) -> tuple[float, float, float]:  #
     """Median ms/frame of the pose model alone, of the label step (drawing, and the exemplar warp
     for exemplar models), and of the generator (body + face) alone."""
     decoded = list(read_frames(video, frames))
-    tracker = PoseTracker(engine.info.schema_tag, engine.info.image_size)
+    tracker = SourcePoseTracker(engine.info.schema_tag, engine.info.image_size)
     pose_s, label_s, labels = [], [], []
     size = engine.info.image_size
     conditioner = conditioner_for(engine.info.exemplars)
@@ -97,7 +97,7 @@ def isolated(engine, video: Path, frames: int) -> tuple[float, float, float]:  #
             pose_s.append(middle - start)
     finally:
         tracker.close()
-    generator = FeedbackGenerator(engine)
+    generator = FeedbackLoop(engine)
     gen_s = []
     for tensor, box in labels:
         start = time.perf_counter()

@@ -16,14 +16,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from shared.extract import PoseEstimator
-from shared.framing import full_frame_window
-from shared.normalize import PoseNormalizer, compute_stats
-from shared.pose_follow import PoseFollower
-from shared.render import render_label
-from shared.smoothing import OneEuroPoseFilter, median_smooth
-from shared.synthetic import SOURCE_BODY, TARGET_BODY, dance_poses, write_dance_video
-from shared.video import probe_video, read_frames
+from shared.pose.mediapipe_estimator import MediaPipeEstimator
+from shared.pose.framing import full_frame_window
+from shared.normalize.stats import PoseNormalizer, compute_stats
+from shared.pose.onnx_follower import OnnxPoseFollower
+from shared.label.render import render_label
+from shared.pose.smoothing import OneEuroPoseFilter, median_smooth
+from shared.synthetic.dancer import SOURCE_BODY, TARGET_BODY, dance_poses, write_dance_video
+from shared.io.video import probe_video, read_frames
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -44,8 +44,8 @@ def main(video: Path | None, frames: int, size: int) -> None:
     rows: list[tuple[str, float]] = []
 
     pose_times, follow_times, lost = [], [], 0
-    follower = PoseFollower()
-    with PoseEstimator() as estimator:
+    follower = OnnxPoseFollower()
+    with MediaPipeEstimator() as estimator:
         for rgb in decoded:
             start = time.perf_counter()
             pose = estimator(rgb)

@@ -22,8 +22,8 @@ import torch
 
 
 def measure(preset: str, steps: int, batch_size: int) -> dict[str, float | str]:
-    from shared.model_config import get_preset
-    from shared.networks import build_generator
+    from shared.model.config import get_preset
+    from shared.model.networks import build_generator
     from trainer.data import PairBatch
     from trainer.stages import BodyStage, LossWeights
 

@@ -41,10 +41,10 @@ from live.server.client import Peer, connect  # noqa: E402
 from live.server.session import LoopingVideoSource, SessionManager, SessionSettings, ViewerHub  # noqa: E402
 from live.server.tracks import clock_pts  # noqa: E402
 from live.slots import HandoffClosed, LatestFrame  # noqa: E402
-from shared.video import VideoWriter, probe_video, read_frames  # noqa: E402
+from shared.io.video import VideoWriter, probe_video, read_frames  # noqa: E402
 
 
-def _bench_engine(engines: Path | None, backend: str, threads: int, folder: Path):  # noqa: ANN202 - FrameGenerator
+def _bench_engine(engines: Path | None, backend: str, threads: int, folder: Path):  # noqa: ANN202 - Engine
     """bench/live.py's engine choice (loaded by path: a module named `live` would shadow the package)."""
     spec = importlib.util.spec_from_file_location("bench_live", Path(__file__).with_name("live.py"))
     module = importlib.util.module_from_spec(spec)

@@ -8,7 +8,7 @@ import click
 
 from shared.errors import DanceError
 
-from export.engines import DEFAULT_OPSET, EXPORT_BACKENDS, ExportOptions, export_run, latest_run
+from export.exporter import DEFAULT_OPSET, EXPORT_BACKENDS, ExportOptions, export_run, latest_run
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

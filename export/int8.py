@@ -30,10 +30,10 @@ import torch
 
 from export.int8_graph import quantize_before_moves, shuffle_before_dequantize
 from export.parity import label_sequence
-from shared.compositing import composite
-from shared.face_residual import crop_faces, face_label_crops
-from shared.runtime import session_options
-from shared.trained import TrainedModel
+from shared.model.compositing import composite
+from shared.model.face_residual import crop_faces, face_label_crops
+from shared.io.onnxruntime_options import session_options
+from shared.runtime.trained import TrainedModel
 
 INT8_OPS = ("Conv",)  # the upsamplers are convs too in the for_int8 graph (no quantized ConvTranspose exists)
 INT8_FRAMES = 24  # real labels run through torch: every other one calibrates, all of them check

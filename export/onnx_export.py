@@ -19,10 +19,10 @@ import torch
 from torch import Tensor, nn
 
 from export.rewrites import for_export
-from shared.compositing import composite
+from shared.model.compositing import composite
 from shared.errors import DanceError
-from shared.manifest import BODY_INPUTS, BODY_OUTPUT, FACE_INPUTS, FACE_OUTPUT
-from shared.runtime import session_options
+from shared.runtime.manifest import BODY_INPUTS, BODY_OUTPUT, FACE_INPUTS, FACE_OUTPUT
+from shared.io.onnxruntime_options import session_options
 
 
 class BodyGraph(nn.Module):

@@ -16,15 +16,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from shared.compositing import composite
-from shared.exemplar import conditioner_for
-from shared.face_residual import crop_faces, face_label_crops
-from shared.facebox import FaceBox, face_box
-from shared.pose import PoseFrame, PoseSequence
-from shared.render import render_label
-from shared.skeleton import get_schema
-from shared.synthetic import TARGET_BODY, dance_poses
-from shared.trained import TrainedModel
+from shared.model.compositing import composite
+from shared.label.exemplar import conditioner_for
+from shared.model.face_residual import crop_faces, face_label_crops
+from shared.label.facebox import FaceBox, face_box
+from shared.pose.keypoints import PoseFrame, PoseSequence
+from shared.label.render import render_label
+from shared.pose.schema import get_schema
+from shared.synthetic.dancer import TARGET_BODY, dance_poses
+from shared.runtime.trained import TrainedModel
 
 FP32_TOLERANCE = 1e-4  # max abs error of an fp32 graph against torch (outputs in [-1, 1])
 FP16_TOLERANCE = 2e-2

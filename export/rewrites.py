@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared.networks import GlobalGenerator, LocalEnhancer
+from shared.model.networks import GlobalGenerator, LocalEnhancer
 
 # onnxruntime's blocked (NCHWc) convolutions work on channel blocks of 8 (AVX2) or 16 (AVX-512)
 # and pad a conv's output channels up to a whole block. An image head (3 to 5 output channels:
@@ -234,7 +234,7 @@ def _norm_over_phases(norm: nn.Module, phases: Tensor) -> Tensor:
 
 def _is_stem_and_downsample(layers: list[nn.Module]) -> bool:
     """Whether `layers` are [reflection pad, stem conv, instance norm, ReLU, downsampling conv], as
-    every generator here starts (shared.networks: _stem, then _downsample)."""
+    every generator here starts (shared.model.networks: _stem, then _downsample)."""
     if len(layers) < 5:
         return False
     pad, stem, norm, relu, down = layers[:5]

@@ -1,6 +1,6 @@
 """TensorRT plans at export time, so live does not wait minutes for the first build.
 
-The plan cache itself lives in shared.runtime (live rebuilds a plan whose GPU, TensorRT version
+The plan cache itself lives in shared.runtime.loading (live rebuilds a plan whose GPU, TensorRT version
 or graph does not match); this only builds the plans for the engines folder being written, checks
 them against torch and records the parity in each plan's stamp. Without an NVIDIA GPU and the
 tensorrt package it does nothing but say why (`tensorrt_problem`).
@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from shared.errors import DanceError
-from shared.manifest import EngineManifest
-from shared.runtime import TensorRTGraph, ensure_tensorrt_plan, tensorrt_problem
+from shared.runtime.manifest import EngineManifest
+from shared.runtime.loading import TensorRTGraph, ensure_tensorrt_plan, tensorrt_problem
 
 from export.parity import FP16_TOLERANCE, FP32_TOLERANCE, ParityCase
 

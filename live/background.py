@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from shared.errors import DanceError
-from shared.images import check_picture
-from shared.video import probe_video, read_frames
+from shared.io.images import check_picture
+from shared.io.video import probe_video, read_frames
 
 
 class Background:

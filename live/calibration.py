@@ -1,7 +1,7 @@
 """The calibration file: a source's normalization statistics measured on a video, saved for live.
 
 `dance-live calibrate --source VIDEO` runs the exact same steps as a live session's calibration
-(shared/calibrator.py) over a video and saves the result, so a session can start already calibrated.
+(shared/normalize/calibrator.py) over a video and saves the result, so a session can start already calibrated.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.calibrator import DEFAULT_SECONDS, Calibrator
+from shared.normalize.calibrator import DEFAULT_SECONDS, Calibrator
 from shared.errors import DanceError
-from shared.normalize import NormalizationStats
+from shared.normalize.stats import NormalizationStats
 
 FORMAT = "dancenow-calibration"
 
@@ -79,10 +79,10 @@ def calibrate_video(
     """Calibrate on a video's first `seconds` (all of it when shorter), with the same pose tracking,
     frame timing and calibrator as a live session on that video, so both give the same stats."""
     from live.capture import VideoFileSource
-    from shared.tracking import PoseTracker
+    from shared.pose.tracking import SourcePoseTracker
 
     source = VideoFileSource(path, max_frames)
-    tracker = PoseTracker(schema_tag, label_size)
+    tracker = SourcePoseTracker(schema_tag, label_size)
     calibrator = Calibrator(label_size, seconds)
     try:
         stats: NormalizationStats | None = None

@@ -21,8 +21,8 @@ import numpy as np
 
 from live.slots import LatestSlot
 from shared.errors import DanceError
-from shared.quiet import native_stderr_silenced
-from shared.video import probe_video, read_frames
+from shared.io.quiet import native_stderr_silenced
+from shared.io.video import probe_video, read_frames
 
 
 @dataclass(frozen=True)

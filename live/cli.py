@@ -87,15 +87,15 @@ def default_generator_threads() -> int:
 
 
 def _load_engine(engines: Path | None, backend: str, device: str, threads: int | None = None):  # noqa: ANN202
-    """The engine (a FrameGenerator), torch and its graphs on `threads` CPU threads (default: all
+    """The engine (a Engine), torch and its graphs on `threads` CPU threads (default: all
     CPUs but one)."""
     import torch
 
-    from shared.runtime import load_generator
+    from shared.runtime.loading import load_engine
 
     threads = threads or default_generator_threads()
     torch.set_num_threads(threads)
-    return load_generator(resolve_engines(engines), backend, device, threads)
+    return load_engine(resolve_engines(engines), backend, device, threads)
 
 
 def _log(message: str) -> None:
@@ -298,7 +298,7 @@ def calibrate(engines: Path | None, video: Path, output: Path | None, seconds: f
     file to `dance-live --calibration FILE` to skip the live calibration.
     """
     from live.calibration import calibrate_video
-    from shared.video import probe_video
+    from shared.io.video import probe_video
 
     probe_video(video)  # a clear error for anything that is not a video, before loading a model
     engine = _load_engine(engines, backend, device)

@@ -29,10 +29,10 @@ from live.sinks import VideoFileSink, side_by_side
 from live.stats import LiveStats
 from shared.cliutil import DanceGroup
 from shared.errors import DanceError
-from shared.render import contact_sheet
-from shared.runtime import load_generator
-from shared.synthetic import SOURCE_BODY, TARGET_BODY, write_dance_video
-from shared.video import VideoWriter, probe_video
+from shared.label.render import contact_sheet
+from shared.runtime.loading import load_engine
+from shared.synthetic.dancer import SOURCE_BODY, TARGET_BODY, write_dance_video
+from shared.io.video import VideoWriter, probe_video
 
 SHEET_ROWS = 6
 
@@ -95,7 +95,7 @@ def main(minutes: float, source: Path | None, output: Path, frames: int, source_
 
     threads = default_generator_threads()
     torch.set_num_threads(threads)
-    engine = load_generator(run, threads=threads)
+    engine = load_engine(run, threads=threads)
     video = VideoFileSource(source)
     size = engine.info.image_size
     compare = CompareSink(output / "compare.mp4", video.fps, size, probe_video(source).frame_count)

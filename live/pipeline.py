@@ -33,17 +33,17 @@ from live.background import Background
 from live.capture import CaptureConfig, CaptureThread, Frame, FrameSource
 from live.slots import LatestSlot
 from live.stats import LiveStats
-from shared.calibrator import DEFAULT_SECONDS, LiveNormalizer
+from shared.normalize.calibrator import DEFAULT_SECONDS, LiveNormalizer
 from shared.errors import DanceError
-from shared.facebox import FaceBox, face_box
-from shared.exemplar import conditioner_for
-from shared.feedback import DEFAULT_LOST_FRAMES, FeedbackGenerator
-from shared.normalize import NormalizationStats
-from shared.person_lock import LockConfig
-from shared.render import render_label
-from shared.runtime import FrameGenerator
-from shared.skeleton import get_schema
-from shared.tracking import PoseTracker
+from shared.label.facebox import FaceBox, face_box
+from shared.label.exemplar import conditioner_for
+from shared.runtime.feedback import DEFAULT_LOST_FRAMES, FeedbackLoop
+from shared.normalize.stats import NormalizationStats
+from shared.pose.person_lock import LockConfig
+from shared.label.render import render_label
+from shared.runtime.loading import Engine
+from shared.pose.schema import get_schema
+from shared.pose.tracking import SourcePoseTracker
 
 
 class Ema:
@@ -188,7 +188,7 @@ class LivePipeline:
 
     def __init__(
         self,
-        engine: FrameGenerator,
+        engine: Engine,
         source: FrameSource,
         config: PipelineConfig | None = None,
         calibration: NormalizationStats | None = None,
@@ -202,13 +202,13 @@ class LivePipeline:
         self.log = log
         self.label_size = tuple(engine.info.image_size)
         # refuses a model for another skeleton; follows one person, whoever else walks in
-        self.tracker = PoseTracker(engine.info.schema_tag, self.label_size, person=LockConfig(choose=config.person))
+        self.tracker = SourcePoseTracker(engine.info.schema_tag, self.label_size, person=LockConfig(choose=config.person))
         self.tracker.warm_up()  # before the camera runs: the first frame would otherwise wait 0.3 s
         target = engine.info.norm_stats
         standing = target.standing_pose(get_schema(engine.info.schema_tag))
         self.normalizer = LiveNormalizer(target, calibration, config.calibration_seconds, standing, config.full_body)
         self.stats = LiveStats()
-        self.feedback = FeedbackGenerator(engine, config.lost_frames, self.stats)
+        self.feedback = FeedbackLoop(engine, config.lost_frames, self.stats)
         self.conditioner = conditioner_for(engine.info.exemplars)  # pose thread only
         latest_wins = source.live or config.pace_fps is not None
         self.frames: LatestSlot[Frame] = LatestSlot(latest_wins)

@@ -20,8 +20,8 @@ from live.pipeline import OutputFrame, Sink
 from live.slots import LatestFrame
 from live.stats import LiveStats
 from shared.errors import DanceError
-from shared.framing import letterbox
-from shared.video import VideoWriter
+from shared.pose.framing import letterbox
+from shared.io.video import VideoWriter
 
 
 class VideoFileSink:

@@ -23,7 +23,7 @@ from live.pipeline import OutputFrame
 from live.slots import HandoffClosed, LatestFrame
 from live.stats import LiveStats
 from shared.errors import DanceError
-from shared.framing import letterbox
+from shared.pose.framing import letterbox
 
 DEFAULT_SIZE = (1280, 720)  # 720p: every meeting app takes it
 DEFAULT_FPS = 30.0

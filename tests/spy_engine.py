@@ -10,7 +10,7 @@ from torch import Tensor
 class SpyEngine:
     """Wraps an engine and records every body call's inputs and output."""
 
-    def __init__(self, engine) -> None:  # noqa: ANN001 - any FrameGenerator
+    def __init__(self, engine) -> None:  # noqa: ANN001 - any Engine
         self.engine = engine
         self.info = engine.info
         self.backend = engine.backend

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from shared.cliutil import DanceGroup, parse_size
-from shared.model_config import PRESETS
+from shared.model.config import PRESETS
 from trainer.fit import FitConfig
 from trainer.prepare import PrepareConfig, prepare_dataset
 
@@ -107,7 +107,7 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: 
     floor), on the held-out frames and on each --source; a contact sheet per source goes to
     RUN/transfer_<source name>.png.
     """
-    from shared.video import probe_video
+    from shared.io.video import probe_video
     from trainer.evaluate import evaluate_run, write_eval
     from trainer.metrics import LPIPS_SKIPPED, format_table
     from trainer.transfer import evaluate_held_out_pose, evaluate_transfer, format_pose_table
@@ -159,7 +159,7 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: 
 @click.option("--seed", default=0, show_default=True, help="Changes the dance, not the dancer.")
 def synth(output: Path, body: str, num_frames: int, size: tuple[int, int], fps: float, seed: int) -> None:
     """Write the built-in synthetic dancer video to OUTPUT (an mp4): a sample target or source."""
-    from shared.synthetic import BODIES, write_dance_video
+    from shared.synthetic.dancer import BODIES, write_dance_video
 
     write_dance_video(output, BODIES[body], num_frames, size, fps, seed)
     click.echo(f"wrote {num_frames} frames of the {body} dancer to {output}")

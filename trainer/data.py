@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from shared.errors import DanceError
-from shared.exemplar import ExemplarBank, stack_conditioning
+from shared.io.tensors import images_to_tensor, labels_to_tensor
+from shared.label.exemplar import ExemplarBank, stack_conditioning
 from trainer.augment import AugmentConfig, augment_pair
 from trainer.dataset import Dataset
 
@@ -81,21 +82,6 @@ class PairBatch:
         return PairBatch(*(getattr(self, f).to(device, non_blocking=True) for f in self.__dataclass_fields__))
 
 
-def labels_to_tensor(labels: np.ndarray) -> Tensor:
-    """(N, H, W, C) uint8 -> (N, C, H, W) float in [0, 1], the generator's label input."""
-    return torch.from_numpy(np.array(labels)).permute(0, 3, 1, 2).float() / 255.0
-
-
-def images_to_tensor(images: np.ndarray) -> Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1], the generator's image space."""
-    return torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-
-
-def tensor_to_images(images: Tensor) -> np.ndarray:
-    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
 def resize_pair_batch(batch: PairBatch, size: tuple[int, int]) -> PairBatch:
     """Downscale for a coarse stage: area-average images, nearest-neighbour labels (as the paper)."""
     width, height = size
@@ -120,7 +106,7 @@ class PairSampler:
         self.seed = seed
         self.rank = rank
         self.augment = augment  # move and resize the person in some pairs (see trainer/augment.py)
-        self.exemplars = exemplars  # each pair's label gains an exemplar warped onto its poses (shared/exemplar.py)
+        self.exemplars = exemplars  # each pair's label gains an exemplar warped onto its poses (shared/label/exemplar.py)
         self.exclude_radius = max(1, round(EXEMPLAR_EXCLUDE_SECONDS * dataset.manifest.fps))
         self.near_exclude_radius = max(1, round(EXEMPLAR_NEAR_EXCLUDE_SECONDS * dataset.manifest.fps))
 

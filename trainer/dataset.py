@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 
 from shared.errors import DanceError
-from shared.normalize import NormalizationStats
-from shared.pose import PoseSequence
+from shared.normalize.stats import NormalizationStats
+from shared.pose.keypoints import PoseSequence
 
 DATASET_FORMAT_VERSION = 2
 MANIFEST_NAME = "dataset.json"
@@ -41,7 +41,7 @@ class DatasetManifest:
     source_video: str  # file name of the video it came from
     source_sha256: str
     source_size: tuple[int, int]  # (width, height) of the original video
-    crop_window: dict[str, int]  # in source pixels, see shared.framing.CropWindow
+    crop_window: dict[str, int]  # in source pixels, see shared.pose.framing.CropWindow
     settings: dict[str, object] = field(default_factory=dict)  # the PrepareConfig it was made with
     plate_residual: float = 1.0  # how badly the background plate explains the frames (see trainer/plate.py)
     static_background: bool = False  # the camera was static: compositing over the plate is possible

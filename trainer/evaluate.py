@@ -15,12 +15,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from shared.compositing import alpha_of, composite
-from shared.exemplar import conditioner_for
-from shared.face_residual import add_face_residual
-from shared.pose import PoseFrame
-from shared.trained import TrainedModel, load_trained
-from trainer.data import Split, images_to_tensor
+from shared.model.compositing import alpha_of, composite
+from shared.label.exemplar import conditioner_for
+from shared.model.face_residual import add_face_residual
+from shared.pose.keypoints import PoseFrame
+from shared.runtime.trained import TrainedModel, load_trained
+from trainer.data import Split
+from shared.io.tensors import images_to_tensor
 from trainer.dataset import Dataset
 from trainer.metrics import EvalResult, crop_boxes, crop_resized, flicker, keypoint_box, l1_error, psnr, ssim
 

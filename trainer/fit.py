@@ -12,7 +12,6 @@ keeps its learning rate for its first half and decays it linearly to zero over t
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,15 +22,23 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from shared.checkpoint import CheckpointStore, load_checkpoint, load_module_state, load_optimizer_state, optimizer_state_tensors
-from shared.compositing import plate_to_tensor
+from shared.model.checkpoint import (
+    CheckpointStore,
+    load_checkpoint,
+    load_module_state,
+    load_optimizer_state,
+    optimizer_state_tensors,
+)
+from shared.io.tensors import image_to_tensor
 from shared.errors import DanceError
-from shared.exemplar import EXEMPLAR_FILE, ExemplarBank, build_bank
-from shared.model_config import EXEMPLAR_NC, IMAGE_NC, ModelConfig, get_preset
-from shared.networks import build_generator
-from shared.vgg import load_vgg19
+from shared.io.files import write_text_atomic
+from shared.label.exemplar import EXEMPLAR_FILE, ExemplarBank, build_bank
+from shared.model.config import EXEMPLAR_NC, IMAGE_NC, ModelConfig, get_preset
+from shared.model.networks import build_generator
+from trainer.vgg import load_vgg19
 from trainer.augment import AugmentConfig
-from trainer.data import PairSampler, resize_pair_batch, split_frames, tensor_to_images
+from trainer.data import PairSampler, resize_pair_batch, split_frames
+from shared.io.tensors import tensor_to_images
 from trainer.dataset import Dataset
 from trainer.losses import VGGLoss
 from trainer.stages import BodyStage, FaceStage, LossWeights
@@ -58,7 +65,7 @@ class FitConfig:
     vgg_weights: str | None = None
     lambda_l1: float = 10.0
     augment: bool = False  # move and resize the person in half the body pairs (trainer/augment.py; compositing runs only)
-    exemplar: bool = True  # condition on a training frame warped onto the pose too (shared/exemplar.py); off: the paper's G
+    exemplar: bool = True  # condition on a training frame warped onto the pose too (shared/label/exemplar.py); off: the paper's G
     seed: int = 0
     checkpoint_every: int = 100
     sample_every: int = 100
@@ -154,7 +161,7 @@ class Trainer:
         self.config = model_config_for(fit, dataset.manifest.image_size, dataset.manifest.static_background)
         if fit.composite and not self.config.generator.composite and self.rank == 0:
             tqdm.write("compositing is off: the target's background is not static (see `prepare`'s plate residual)")
-        self.plate = plate_to_tensor(dataset.plate)
+        self.plate = image_to_tensor(dataset.plate)
         self.plans = plan_stages(self.config, fit)
         self.split = split_frames(len(dataset), dataset.manifest.fps)
         augment = AugmentConfig() if fit.augment and self.config.generator.composite else None
@@ -206,9 +213,7 @@ class Trainer:
 
     def _write_run_config(self) -> None:
         path = self.run_dir / RUN_CONFIG
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.run_info(), indent=2) + "\n")
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(self.run_info(), indent=2) + "\n")
 
     # -- stages ----------------------------------------------------------------------------
     def _stage_config(self, name: str) -> ModelConfig:
@@ -290,7 +295,7 @@ class Trainer:
         with torch.no_grad():
             _, fake = body.generate_pair(batch)
             if isinstance(stage, FaceStage):
-                from shared.face_residual import add_face_residual
+                from shared.model.face_residual import add_face_residual
 
                 fake = add_face_residual(fake, batch.label, batch.face_box, stage.face_generator)
         shown = [batch.label[:, :IMAGE_NC]] + ([batch.label[:, IMAGE_NC : 2 * IMAGE_NC]] if body.config.generator.exemplar else [])

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared.vgg import VGG19Features
+from trainer.vgg import VGG19Features
 
 # One list of layer outputs per discriminator scale.
 DiscriminatorOutput = Sequence[Sequence[Tensor]]

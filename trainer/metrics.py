@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from shared.errors import DanceError
-from shared.facebox import FaceBox
+from shared.label.facebox import FaceBox
 
 # Wang et al. 2004 constants, for images whose data range is 1.
 SSIM_WINDOW = 11
@@ -119,7 +119,7 @@ def flicker(fake: Tensor, real: Tensor) -> float:
 
 def crop_boxes(images: Tensor, boxes: np.ndarray | Tensor) -> tuple[Tensor, Tensor]:
     """The face crops of (N, C, H, W) images from (N, 3) rows of x0, y0, size (as stored by
-    `shared.facebox.face_boxes`), skipping frames whose row is -1 (no face).
+    `shared.label.facebox.face_boxes`), skipping frames whose row is -1 (no face).
 
     Returns (crops (M, C, size, size), indices (M,) int64 of the frames they came from). All boxes
     must share one size (face boxes are fixed per resolution). With no box at all the crops are

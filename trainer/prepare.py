@@ -22,14 +22,14 @@ import numpy as np
 from tqdm import tqdm
 
 from shared.errors import DanceError
-from shared.extract import EstimatorConfig, extract_person_poses
-from shared.facebox import face_boxes
-from shared.framing import person_window
-from shared.normalize import compute_stats
-from shared.pose import PoseSequence
-from shared.render import contact_sheet, overlay, render_label
-from shared.smoothing import median_smooth
-from shared.video import probe_video, read_frames
+from shared.pose.mediapipe_estimator import EstimatorConfig, extract_person_poses
+from shared.label.facebox import face_boxes
+from shared.pose.framing import person_window
+from shared.normalize.stats import compute_stats
+from shared.pose.keypoints import PoseSequence
+from shared.label.render import contact_sheet, overlay, render_label
+from shared.pose.smoothing import median_smooth
+from shared.io.video import probe_video, read_frames
 from trainer.dataset import DATASET_FORMAT_VERSION, MANIFEST_NAME, DatasetManifest
 from trainer.plate import STATIC_RESIDUAL_LIMIT, estimate_plate
 

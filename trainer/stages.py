@@ -20,10 +20,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared.compositing import composite
-from shared.face_residual import crop_faces, face_label_crops
-from shared.model_config import IMAGE_NC, ModelConfig
-from shared.networks import FaceGenerator, build_discriminator, build_face_discriminator
+from shared.model.compositing import composite
+from shared.model.face_residual import crop_faces, face_label_crops
+from shared.model.config import IMAGE_NC, ModelConfig
+from shared.model.networks import FaceGenerator, build_discriminator, build_face_discriminator
 from trainer.data import PairBatch
 from trainer.losses import LAMBDA_VGG, DiscriminatorLosses, GeneratorLosses, VGGLoss, feature_matching_loss, lsgan_loss
 

@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 
 from shared.errors import DanceError
-from shared.model_config import get_preset
+from shared.model.config import get_preset
 from trainer.dataset import MANIFEST_NAME, Dataset
 from trainer.fit import FitConfig, Trainer
 from trainer.prepare import PrepareConfig, prepare_dataset

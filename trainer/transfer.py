@@ -29,22 +29,23 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from shared.calibrator import Calibrator, LiveNormalizer
+from shared.normalize.calibrator import Calibrator, LiveNormalizer
 from shared.errors import DanceError
-from shared.extract import PoseEstimator
-from shared.facebox import face_box
-from shared.geometry import umeyama
-from shared.exemplar import conditioner_for, torso_size
-from shared.feedback import FeedbackGenerator, tensor_to_image
-from shared.normalize import NormalizationStats
-from shared.person_lock import box_of, crop_region, offset_pose
-from shared.pose import PoseFrame
-from shared.render import contact_sheet, overlay, render_label
-from shared.runtime import FrameGenerator, TorchEngine
-from shared.skeleton import BODY_SCHEMA
-from shared.tracking import PoseTracker, estimator_config
-from shared.trained import load_trained
-from shared.video import probe_video, read_frames
+from shared.pose.mediapipe_estimator import MediaPipeEstimator
+from shared.label.facebox import face_box
+from shared.label.geometry import umeyama
+from shared.label.exemplar import conditioner_for, torso_size
+from shared.runtime.feedback import FeedbackLoop
+from shared.io.tensors import tensor_to_image
+from shared.normalize.stats import NormalizationStats
+from shared.pose.person_lock import box_of, crop_region, offset_pose
+from shared.pose.keypoints import PoseFrame
+from shared.label.render import contact_sheet, overlay, render_label
+from shared.runtime.loading import Engine, TorchEngine
+from shared.pose.schema import BODY_SCHEMA
+from shared.pose.tracking import SourcePoseTracker, estimator_config
+from shared.runtime.trained import load_trained
+from shared.io.video import probe_video, read_frames
 from trainer.data import Split
 from trainer.dataset import Dataset
 from trainer.evaluate import generate_sequence, held_out_conditioning
@@ -221,7 +222,7 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
 def track_source(path: Path, schema_tag: str, label_size: tuple[int, int], max_frames: int, progress: bool = True) -> TrackedSource:
     """Decode up to `max_frames` of the video and track the person, timed as live times a file."""
     info = probe_video(path)  # a one-line DanceError for a missing or unreadable file
-    tracker = PoseTracker(schema_tag, label_size)
+    tracker = SourcePoseTracker(schema_tag, label_size)
     poses, thumbnails = [], []
     try:
         total = min(info.frame_count, max_frames) if info.frame_count > 0 else max_frames
@@ -252,11 +253,11 @@ class Puppeteered:
     outputs: list[np.ndarray]  # HxWx3 uint8 RGB, as live shows them
 
 
-def puppeteer(engine: FrameGenerator, source: TrackedSource, stats: NormalizationStats, progress: bool = True) -> Puppeteered:
+def puppeteer(engine: Engine, source: TrackedSource, stats: NormalizationStats, progress: bool = True) -> Puppeteered:
     """Normalize, draw and generate each frame with live's rules (zeros first, hold while nobody is seen)."""
     label_size = tuple(engine.info.image_size)
     normalizer = LiveNormalizer(engine.info.norm_stats, stats)
-    feedback = FeedbackGenerator(engine)
+    feedback = FeedbackLoop(engine)
     conditioner = conditioner_for(engine.info.exemplars)
     result = Puppeteered([], [], [])
     for index, pose in enumerate(tqdm(source.poses, desc=f"{source.name}: generating", unit="frame", disable=not progress)):
@@ -275,7 +276,7 @@ Region = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, exclusive ends
 
 def region_around(pose: PoseFrame, size: tuple[int, int], margin: float = REGION_MARGIN) -> Region | None:
     """Where the person should be: the driving pose's box grown as the person lock grows its own
-    (shared/person_lock.py); None when the pose has no person."""
+    (shared/pose/person_lock.py); None when the pose has no person."""
     box = box_of(pose)
     return None if box is None else crop_region(box, size, margin)
 
@@ -286,7 +287,7 @@ def detect_poses(images: Sequence[np.ndarray], schema_tag: str, desc: str, progr
     `regions`, each frame is searched inside its region only (None: the whole frame)."""
     regions = list(regions) if regions is not None else [None] * len(images)
     found = []
-    with PoseEstimator(estimator_config(schema_tag)) as estimator:
+    with MediaPipeEstimator(estimator_config(schema_tag)) as estimator:
         for image, region in zip(tqdm(images, desc=desc, unit="frame", disable=not progress), regions):
             image = np.asarray(image)
             if region is None:
@@ -315,7 +316,7 @@ def transfer_sheet(source: TrackedSource, run: Puppeteered, detected: list[PoseF
     return contact_sheet(rows, titles=["source", "label", "output", "found on output"])
 
 
-def transfer_source(engine: FrameGenerator, path: Path, max_frames: int = DEFAULT_MAX_FRAMES,
+def transfer_source(engine: Engine, path: Path, max_frames: int = DEFAULT_MAX_FRAMES,
                     progress: bool = True) -> tuple[PoseScore, np.ndarray]:
     """Puppeteer the engine's run with one source video: its score and contact sheet."""
     schema_tag, label_size = engine.info.schema_tag, tuple(engine.info.image_size)

@@ -34,9 +34,9 @@ from live.pipeline import LivePipeline, OutputFrame, PipelineConfig, Sink
 from live.server.tracks import BrowserFrameSource, HandoffTrack, drain_track, pump_track
 from live.sinks import BorrowedSink, HandoffSink
 from live.slots import LatestFrame
-from shared.normalize import NormalizationStats
-from shared.runtime import FrameGenerator
-from shared.video import probe_video, read_frames
+from shared.normalize.stats import NormalizationStats
+from shared.runtime.loading import Engine
+from shared.io.video import probe_video, read_frames
 
 MODES = ("viewer", "mirror")
 CONNECT_TIMEOUT_S = 20.0  # a peer that has not connected by then is closed (it holds a peer slot)
@@ -56,7 +56,7 @@ class SerializedEngine:
     Runtime IO bindings are not re-entrant, and on a CPU parallel calls only fight over the same
     cores."""
 
-    def __init__(self, engine: FrameGenerator) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.info = engine.info
         self.backend = engine.backend
@@ -171,7 +171,7 @@ class ViewerHub:
     """The server's own source, puppeteered once and relayed to every viewer."""
 
     def __init__(
-        self, engine: FrameGenerator, open_source: Callable[[], FrameSource], settings: SessionSettings,
+        self, engine: Engine, open_source: Callable[[], FrameSource], settings: SessionSettings,
         log: Callable[[str], None], on_end: Callable[[], None],
     ) -> None:
         self.engine = engine
@@ -317,7 +317,7 @@ class SessionManager:
     """Every peer connection of the server, from offer to close."""
 
     def __init__(
-        self, engine: FrameGenerator, settings: SessionSettings | None = None,
+        self, engine: Engine, settings: SessionSettings | None = None,
         open_source: Callable[[], FrameSource] | None = None, log: Callable[[str], None] = print,
     ) -> None:
         self.engine = SerializedEngine(engine)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from shared.manifest import EngineManifest
+from shared.runtime.manifest import EngineManifest
 
 
 @dataclass

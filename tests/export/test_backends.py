@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from shared.errors import DanceError
-from shared.exemplar import conditioner_for
-from shared.facebox import face_box
-from shared.manifest import EngineManifest
-from shared.render import render_label
-from shared.runtime import ENGINES_DIR, EngineInfo, available_backends, load_generator
-from shared.synthetic import SOURCE_BODY, dance_poses
+from shared.label.exemplar import conditioner_for
+from shared.label.facebox import face_box
+from shared.runtime.manifest import EngineManifest
+from shared.label.render import render_label
+from shared.runtime.loading import ENGINES_DIR, EngineInfo, available_backends, load_engine
+from shared.synthetic.dancer import SOURCE_BODY, dance_poses
 from tests.export.conftest import copy_run
 
 TOLERANCE = {"torch": 0.0, "onnxruntime-fp32": 1e-4, "onnxruntime-fp16": 2e-2}
@@ -37,7 +37,7 @@ def test_every_backend_gives_the_same_frames_over_a_feedback_loop(exported) -> N
     folder = exported.folder
     backends = available_backends(folder)
     assert {"torch", "onnxruntime-fp32", "onnxruntime-fp16"} <= set(backends)
-    engines = {name: load_generator(folder, name) for name in TOLERANCE}
+    engines = {name: load_engine(folder, name) for name in TOLERANCE}
     assert {e.backend for e in engines.values()} == {"torch", "onnxruntime"}
     assert engines["onnxruntime-fp16"].info.precision == "fp16"
     assert all(e.info == dataclasses.replace(engines["torch"].info, precision=e.info.precision) for e in engines.values())
@@ -57,7 +57,7 @@ def test_every_backend_gives_the_same_frames_over_a_feedback_loop(exported) -> N
 
 def test_set_plate_swaps_the_background_input(exported) -> None:
     folder = exported.folder
-    torch_engine, onnx_engine = load_generator(folder, "torch"), load_generator(folder, "onnxruntime")
+    torch_engine, onnx_engine = load_engine(folder, "torch"), load_engine(folder, "onnxruntime")
     label, prev = _dance(onnx_engine.info, 1)[0][0], torch.zeros(1, 3, 256, 256)
     trained = onnx_engine.body(label, prev)
     white = np.full((100, 100, 3), 255, np.uint8)
@@ -72,33 +72,33 @@ def test_set_plate_swaps_the_background_input(exported) -> None:
 
 def test_a_run_uses_its_engines_only_while_they_match_the_latest_checkpoint(exported, tiny_run: Path, tmp_path: Path) -> None:
     run = copy_run(tiny_run, tmp_path / "run")
-    assert load_generator(run).backend == "torch"
+    assert load_engine(run).backend == "torch"
     with pytest.raises(DanceError, match="export it with `dance-export"):
-        load_generator(run, "onnxruntime")
+        load_engine(run, "onnxruntime")
     engines = Path(shutil.copytree(exported.folder, run / ENGINES_DIR))
-    assert load_generator(run).backend == "onnxruntime"
-    assert load_generator(run, "torch").backend == "torch"
+    assert load_engine(run).backend == "onnxruntime"
+    assert load_engine(run, "torch").backend == "torch"
     assert available_backends(run) == ["torch", "onnxruntime-fp32", "onnxruntime-fp16"]
     manifest = EngineManifest.load(engines)  # now pretend the run trained on after the export
     dataclasses.replace(manifest, source={**manifest.source, "checkpoint": "step-99999999.safetensors"}).save(engines)
-    assert load_generator(run).backend == "torch", "stale engines are never used"
+    assert load_engine(run).backend == "torch", "stale engines are never used"
     with pytest.raises(DanceError, match="without engines exported from its latest checkpoint"):
-        load_generator(run, "onnxruntime-fp16")
+        load_engine(run, "onnxruntime-fp16")
 
 
 def test_unknown_backend_and_missing_precision_are_clear_errors(exported, tmp_path: Path) -> None:
     with pytest.raises(DanceError, match="unknown backend 'tensorflow'"):
-        load_generator(exported.folder, "tensorflow")
+        load_engine(exported.folder, "tensorflow")
     folder = Path(shutil.copytree(exported.folder, tmp_path / "engines"))
     manifest = EngineManifest.load(folder)
     fp32_only = tuple(g for g in manifest.graphs if g.precision == "fp32")
     dataclasses.replace(manifest, graphs=fp32_only, precision="fp32").save(folder)
     with pytest.raises(DanceError, match="no fp16 graphs.*--fp16"):
-        load_generator(folder, "onnxruntime-fp16")
+        load_engine(folder, "onnxruntime-fp16")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: asking for it is no error")
 def test_asking_for_cuda_without_a_gpu_is_a_clear_error(exported) -> None:
     with pytest.raises(DanceError, match="torch sees no CUDA GPU here; use cpu"):
-        load_generator(exported.folder, device="cuda")
-    assert load_generator(exported.folder, device="auto").device.type == "cpu"
+        load_engine(exported.folder, device="cuda")
+    assert load_engine(exported.folder, device="auto").device.type == "cpu"

@@ -10,14 +10,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import export.engines
+import export.exporter
 from export.cli import main
-from export.engines import ExportOptions, export_run
+from export.exporter import ExportOptions, export_run
 from export.onnx_export import BodyGraph
 from shared.errors import DanceError
-from shared.manifest import MANIFEST_NAME, EngineManifest, sha256_file
-from shared.runtime import load_generator
-from shared.trained import load_trained
+from shared.runtime.manifest import MANIFEST_NAME, EngineManifest, sha256_file
+from shared.runtime.loading import load_engine
+from shared.runtime.trained import load_trained
 
 
 def test_graphs_pass_the_checker_and_match_torch(exported, tiny_run: Path) -> None:
@@ -76,17 +76,17 @@ def test_corrupt_or_missing_graph_is_a_clear_error(exported, tmp_path: Path) -> 
     data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64
     body.write_bytes(bytes(data))
     with pytest.raises(DanceError, match="body.onnx is corrupt or was changed after export"):
-        load_generator(folder, "onnxruntime-fp32")
+        load_engine(folder, "onnxruntime-fp32")
     # A file whose hash matches the manifest but that onnxruntime cannot parse (a broken export).
     body.write_bytes(b"not a protobuf at all")
     manifest = EngineManifest.load(folder)
     manifest.files["body.onnx"] = sha256_file(body)
     manifest.save(folder)
     with pytest.raises(DanceError, match="onnxruntime cannot load it"):
-        load_generator(folder, "onnxruntime-fp32")
+        load_engine(folder, "onnxruntime-fp32")
     (folder / "face.fp16.onnx").unlink()
     with pytest.raises(DanceError, match="face.fp16.onnx is missing"):
-        load_generator(folder, "onnxruntime-fp16")
+        load_engine(folder, "onnxruntime-fp16")
 
 
 @pytest.mark.parametrize(
@@ -104,11 +104,11 @@ def test_corrupt_manifest_is_a_clear_error(exported, tmp_path: Path, edit, messa
     path = folder / MANIFEST_NAME
     path.write_text(edit(path.read_text()))
     with pytest.raises(DanceError, match=message):
-        load_generator(folder)
+        load_engine(folder)
 
 
 def test_parity_failure_is_an_error_and_leaves_nothing(tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(export.engines, "FP32_TOLERANCE", -1.0)  # nothing can pass
+    monkeypatch.setattr(export.exporter, "FP32_TOLERANCE", -1.0)  # nothing can pass
     out = tmp_path / "engines"
     with pytest.raises(DanceError, match="body: the fp32 ONNX graph differs from torch"):
         export_run(tiny_run, out, ExportOptions())
@@ -127,7 +127,7 @@ def test_dance_export_fp16_takes_the_latest_run(exported, tmp_path: Path, monkey
     assert "body: fp16 parity" in output and "done: runs/newer/engines" in output
     assert "TensorRT needs an NVIDIA GPU" in output or torch.cuda.is_available()
     assert exported.folder == exported.run / "engines" and not (exported.other_run / "engines").exists()
-    engine = load_generator(exported.run)  # a run with fresh engines runs them
+    engine = load_engine(exported.run)  # a run with fresh engines runs them
     assert engine.backend == "onnxruntime" and engine.info.precision == "fp32"
 
     monkeypatch.chdir(tmp_path)

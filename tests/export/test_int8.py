@@ -12,11 +12,11 @@ from onnx import TensorProto, helper, numpy_helper
 from click.testing import CliRunner
 
 from export.cli import main
-import export.engines
+import export.exporter
 from export.int8 import INT8_MEAN_TOLERANCE, quantize_int8
 from export.int8_graph import quantize_before_moves, shuffle_before_dequantize
-from shared.manifest import EngineManifest
-from shared.runtime import available_backends, load_generator
+from shared.runtime.manifest import EngineManifest
+from shared.runtime.loading import available_backends, load_engine
 
 from tests.export.conftest import copy_run
 
@@ -51,7 +51,7 @@ def test_int8_graphs_are_quantized_and_stay_close_to_torch(int8_engines: Path) -
 
 def test_a_cpu_prefers_int8_and_every_precision_can_be_forced(int8_engines: Path) -> None:
     assert available_backends(int8_engines)[-2:] == ["onnxruntime-fp32", "onnxruntime-int8"]
-    auto, fp32 = load_generator(int8_engines), load_generator(int8_engines, "onnxruntime-fp32")
+    auto, fp32 = load_engine(int8_engines), load_engine(int8_engines, "onnxruntime-fp32")
     assert (auto.backend, auto.info.precision, fp32.info.precision) == ("onnxruntime", "int8", "fp32")
     label = torch.zeros(1, auto.info.label_nc, 256, 256)
     label[:, 1, 60:200, 120:136] = 1.0  # a torso-like stroke
@@ -65,7 +65,7 @@ def test_a_cpu_prefers_int8_and_every_precision_can_be_forced(int8_engines: Path
 
 def test_an_int8_graph_too_far_from_torch_fails_the_export(tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = copy_run(tiny_run, tmp_path / "run")
-    monkeypatch.setattr(export.engines, "INT8_MEAN_TOLERANCE", 0.0)  # no quantized graph is that exact
+    monkeypatch.setattr(export.exporter, "INT8_MEAN_TOLERANCE", 0.0)  # no quantized graph is that exact
     result = CliRunner().invoke(main, [str(run), "--int8"])
     assert result.exit_code == 1 and "the int8 graph is too far from torch" in result.output
     assert "Traceback" not in result.output

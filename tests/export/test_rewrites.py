@@ -9,8 +9,8 @@ from torch import nn
 
 from export.rewrites import (AccurateInstanceNorm, PhasePackedConv, PhaseUpsampleHead, SpaceToDepthStem, SubPixelConvTranspose, for_export, for_int8,
                              space_to_depth, stride_one_weight)
-from shared.model_config import get_preset
-from shared.networks import FaceGenerator, build_generator
+from shared.model.config import get_preset
+from shared.model.networks import FaceGenerator, build_generator
 
 
 @pytest.mark.parametrize(("in_ch", "out_ch", "kernel", "size"), [(16, 4, 7, 262), (16, 3, 7, 70), (5, 2, 3, 10)])

@@ -8,7 +8,13 @@ from click.testing import CliRunner
 
 from export.cli import main
 from shared.errors import DanceError
-from shared.runtime import cached_plan_matches, load_generator, stamp_plan, tensorrt_cache_key, tensorrt_problem
+from shared.runtime.loading import (
+    cached_plan_matches,
+    load_engine,
+    stamp_plan,
+    tensorrt_cache_key,
+    tensorrt_problem,
+)
 
 NO_TENSORRT = tensorrt_problem()
 
@@ -43,20 +49,20 @@ def test_without_cuda_tensorrt_is_a_clear_error_and_auto_falls_back(exported, ti
     assert result.exit_code == 1 and "Error: TensorRT needs an NVIDIA GPU with CUDA" in result.output
     assert "--backend onnx" in result.output and not (tmp_path / "engines").exists()
     with pytest.raises(DanceError, match="TensorRT needs an NVIDIA GPU with CUDA"):
-        load_generator(exported.folder, "tensorrt")
-    assert load_generator(exported.folder, "auto", device="auto").backend == "onnxruntime"
+        load_engine(exported.folder, "tensorrt")
+    assert load_engine(exported.folder, "auto", device="auto").backend == "onnxruntime"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available() or NO_TENSORRT is not None, reason=f"needs CUDA and TensorRT: {NO_TENSORRT}")
 def test_tensorrt_plans_match_torch_and_are_cached(tiny_run: Path, tmp_path: Path) -> None:
-    from export.engines import ExportOptions, export_run
-    from shared.runtime import plan_path
+    from export.exporter import ExportOptions, export_run
+    from shared.runtime.loading import plan_path
 
     out, manifest = export_run(tiny_run, tmp_path / "engines", ExportOptions(fp16=True, backend="tensorrt"))
     plan = plan_path(out, "body", "fp16")
     built = plan.stat().st_mtime_ns
-    engine = load_generator(out, "tensorrt", device="cuda")
-    reference = load_generator(tiny_run, "torch", device="cuda")
+    engine = load_engine(out, "tensorrt", device="cuda")
+    reference = load_engine(tiny_run, "torch", device="cuda")
     label, prev = torch.rand(1, 3, 256, 256, device="cuda"), torch.zeros(1, 3, 256, 256, device="cuda")
     frame = engine.body(label, prev)
     assert frame.is_cuda and float((frame - reference.body(label, prev)).abs().max()) <= 2e-2

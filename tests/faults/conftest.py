@@ -38,10 +38,10 @@ def live_small_clip(real_clip: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="session")
-def live_engine(tiny_run: Path):  # noqa: ANN201 - FrameGenerator
+def live_engine(tiny_run: Path):  # noqa: ANN201 - Engine
     """The tiny run's engine, with its own plate."""
-    from shared.runtime import load_generator
+    from shared.runtime.loading import load_engine
 
-    engine = load_generator(tiny_run)
+    engine = load_engine(tiny_run)
     engine.set_plate(None)
     return engine

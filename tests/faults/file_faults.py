@@ -145,7 +145,7 @@ def run_copy(run: Path, dest: Path) -> Path:
 
 
 def latest_checkpoint(run: Path) -> Path:
-    from shared.checkpoint import CheckpointStore
+    from shared.model.checkpoint import CheckpointStore
 
     latest = CheckpointStore(run / "checkpoints").latest()
     assert latest is not None, f"{run} has no checkpoint"
@@ -282,7 +282,7 @@ def _rewritten_checkpoint(change: Callable[[dict, dict], None]) -> Damage:
     def damage(data: bytes) -> bytes:
         import tempfile
 
-        from shared.checkpoint import load_checkpoint, save_checkpoint
+        from shared.model.checkpoint import load_checkpoint, save_checkpoint
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "c.safetensors"
@@ -429,7 +429,7 @@ GRAPH_DAMAGE: dict[str, tuple[str, Damage | str, bool]] = {
 
 def _graph_try(name: str, damage: Damage | str, rehash: bool, command: str) -> Callable[[Inputs, Path], Try]:
     def make(inputs: Inputs, folder: Path) -> Try:
-        from shared.manifest import sha256_file
+        from shared.runtime.manifest import sha256_file
 
         engines = linked_copy(inputs.engines, folder / "engines")
         target = engines / name
@@ -458,7 +458,7 @@ def _background_try(name: str, damage: Damage) -> Callable[[Inputs, Path], Try]:
     def make(inputs: Inputs, folder: Path) -> Try:
         import cv2
 
-        from shared.synthetic import render_background
+        from shared.synthetic.dancer import render_background
 
         picture = folder / name
         cv2.imwrite(str(picture), render_background((256, 256), seed=3))
@@ -605,7 +605,7 @@ def file_rows(inputs: Inputs, workdir: Path, count: int, seed: int = 0,
 
 def train_and_export(video: Path, dataset: Path, workdir: Path) -> Inputs:
     """The inputs, completed with a briefly trained run (body and face) and its export."""
-    from export.engines import ExportOptions, export_run
+    from export.exporter import ExportOptions, export_run
     from trainer.fit import FitConfig
     from trainer.train import run_fit
 
@@ -617,7 +617,7 @@ def train_and_export(video: Path, dataset: Path, workdir: Path) -> Inputs:
 
 def prepare_inputs(workdir: Path) -> Inputs:
     """Good inputs made here: the synthetic dancer, its dataset, a briefly trained run, its export."""
-    from shared.synthetic import TARGET_BODY, write_dance_video
+    from shared.synthetic.dancer import TARGET_BODY, write_dance_video
     from trainer.prepare import PrepareConfig, prepare_dataset
 
     workdir.mkdir(parents=True, exist_ok=True)

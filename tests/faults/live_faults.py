@@ -171,7 +171,7 @@ def mp4_problem(path: Path, written: int, min_frames: int) -> str | None:
     """Why the mp4 is not finalized and whole, or None: it must exist under its final name (no
     partial file left), decode to the end with every frame written, and hold at least `min_frames`
     (the held frame fills the gaps, so the file is as long as the camera ran)."""
-    from shared.video import read_frames
+    from shared.io.video import read_frames
 
     if not path.exists():
         return f"{path.name} was not written"
@@ -465,7 +465,7 @@ def camera_faults(engine, frames: Sequence[np.ndarray], work: Path, garbage: int
 
 def make_tiny_run(folder: Path) -> Path:
     """A briefly trained `tiny` run on the synthetic dancer (as tests/conftest.py's `tiny_run`)."""
-    from shared.synthetic import TARGET_BODY, write_dance_video
+    from shared.synthetic.dancer import TARGET_BODY, write_dance_video
     from trainer.fit import FitConfig
     from trainer.prepare import PrepareConfig, prepare_dataset
     from trainer.train import run_fit
@@ -485,7 +485,7 @@ SMALL_WIDTH = 272
 
 def make_small_clip(real_clip: Path, path: Path) -> Path:
     """The real clip (a person dancing) at 272x484, 30 fps, 50 frames (as the server tests' `small_clip`)."""
-    from shared.video import VideoWriter, read_frames
+    from shared.io.video import VideoWriter, read_frames
 
     if path.exists():
         return path
@@ -510,14 +510,14 @@ def full_rows(work: Path | None = None, garbage: int = 38, resolutions: int = 20
     """
     import torch
 
-    from shared.runtime import load_generator
-    from shared.video import read_frames
+    from shared.runtime.loading import load_engine
+    from shared.io.video import read_frames
     from tests.conftest import fetch_pose2sim_clip
 
     with tempfile.TemporaryDirectory(prefix="faults-live-") as temporary:
         folder = Path(work) if work is not None else Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
-        engine = load_generator(make_tiny_run(folder))
+        engine = load_engine(make_tiny_run(folder))
         frames = list(read_frames(make_small_clip(fetch_pose2sim_clip("cam01"), folder / "small.mp4")))
         threads = torch.get_num_threads()
         torch.set_num_threads(1)

@@ -17,7 +17,7 @@ import torch
 from live.capture import CaptureConfig, CaptureThread, Frame, unusable
 from live.pipeline import LivePipeline, PipelineConfig
 from live.slots import LatestSlot
-from shared.video import read_frames
+from shared.io.video import read_frames
 from tests.faults.live_faults import (
     STILL_IMAGES,
     STOPS,

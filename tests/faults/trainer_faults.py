@@ -3,7 +3,7 @@
 The real CLI runs as a subprocess on one CPU thread (so every step is deterministic and the kill
 moments are not skewed by thread contention); its progress bars are read as they are drawn, which
 tells the step each kill interrupted. Some kills wait for a checkpoint's temporary folder
-(`shared.checkpoint._atomic_write`) to appear and land while the checkpoint is written in it; the
+(`shared.io.files.atomic_write`) to appear and land while the checkpoint is written in it; the
 others land a random fraction of a step after a random step.
 
 One kill is one try. It passes when, right after the kill, every checkpoint on disk loads and the
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from shared.checkpoint import CheckpointStore, load_checkpoint
+from shared.model.checkpoint import CheckpointStore, load_checkpoint
 from tests.faults.report import FaultRow
 
 STEP_BAR = re.compile(r"(\w+): *\d+%\|[^|]*\| *(\d+)/(\d+) ")  # tqdm: "global:  50%|█████     | 3/6 [..."
@@ -332,7 +332,7 @@ def determinism_row(job: FitJob, workdir: Path, reference: Path) -> FaultRow:
 def full_rows(workdir: Path) -> list[FaultRow]:
     """The issue's counts: 10 kills of one run (a synthetic dancer prepared here), plus the check
     that an uninterrupted fit is deterministic at all."""
-    from shared.synthetic import TARGET_BODY, write_dance_video
+    from shared.synthetic.dancer import TARGET_BODY, write_dance_video
     from trainer.prepare import PrepareConfig, prepare_dataset
 
     workdir.mkdir(parents=True, exist_ok=True)

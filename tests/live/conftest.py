@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from shared.runtime import load_generator
+from shared.runtime.loading import load_engine
 from tests.spy_engine import SpyEngine
-from shared.video import read_frames
+from shared.io.video import read_frames
 
 
 @pytest.fixture(scope="session")
-def tiny_engine(tiny_run: Path):  # noqa: ANN201 - FrameGenerator
-    return load_generator(tiny_run)
+def tiny_engine(tiny_run: Path):  # noqa: ANN201 - Engine
+    return load_engine(tiny_run)
 
 
 @pytest.fixture

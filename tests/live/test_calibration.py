@@ -9,8 +9,8 @@ import pytest
 
 from live.calibration import Calibration
 from shared.errors import DanceError
-from shared.normalize import compute_stats
-from shared.synthetic import SOURCE_BODY, dance_poses
+from shared.normalize.stats import compute_stats
+from shared.synthetic.dancer import SOURCE_BODY, dance_poses
 
 SIZE = (256, 256)
 FPS = 30.0

@@ -16,7 +16,7 @@ from live import cli
 from live.background import Background
 from live.calibration import Calibration
 from shared.errors import DanceError
-from shared.video import probe_video, read_frames
+from shared.io.video import probe_video, read_frames
 
 
 def _invoke(*args: str) -> Result:
@@ -76,8 +76,8 @@ def test_bad_sources_engines_and_calibrations(in_project: Path, real_clip: Path,
 
 
 def _stats():  # noqa: ANN202
-    from shared.normalize import compute_stats
-    from shared.synthetic import SOURCE_BODY, dance_poses
+    from shared.normalize.stats import compute_stats
+    from shared.synthetic.dancer import SOURCE_BODY, dance_poses
 
     return compute_stats(dance_poses(SOURCE_BODY, 10, (256, 256)))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cv2
 
-from shared.video import probe_video, read_frames
+from shared.io.video import probe_video, read_frames
 
 
 def test_demo_writes_every_output(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from live.pipeline import CameraStalled, FreshFrames, LivePipeline, OutputFrame,
 from live.sinks import HandoffSink, VideoFileSink
 from live.slots import LatestFrame, LatestSlot
 from shared.errors import DanceError
-from shared.video import probe_video, read_frames
+from shared.io.video import probe_video, read_frames
 
 FRAMES = 24
 CALIBRATION_S = 0.2  # 12 frames of the 60 fps clip

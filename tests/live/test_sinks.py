@@ -108,7 +108,7 @@ def test_display_probing_finds_only_x_servers_that_answer(monkeypatch: pytest.Mo
 
 def test_a_file_following_the_clock_repeats_frames_over_drops(tmp_path) -> None:  # noqa: ANN001
     from live.sinks import VideoFileSink
-    from shared.video import read_frames
+    from shared.io.video import read_frames
 
     sink = VideoFileSink(tmp_path / "clock.mp4", 10.0, (256, 256), follow_clock=True)
     stats = LiveStats()

@@ -281,7 +281,7 @@ class PacedFake(FakeCamera):
 @pytest.fixture
 def clip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder without a display, holding a 5-frame video (no person: enough for the options)."""
-    from shared.video import VideoWriter
+    from shared.io.video import VideoWriter
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -342,7 +342,7 @@ def test_the_virtual_camera_composes_with_the_window_and_the_mp4(clip: Path, mon
     from live import cli, sinks
     from live import pipeline as pipeline_module
     from live import virtual_camera
-    from shared.video import read_frames
+    from shared.io.video import read_frames
 
     camera = PacedFake()
     opened: list[VirtualCameraConfig] = []

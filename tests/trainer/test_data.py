@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from shared.errors import DanceError
-from shared.exemplar import build_bank
-from trainer.data import EXEMPLAR_NEAR_SHARE, HELD_OUT_GAP_SECONDS, MIN_TRAIN_FRAMES, PairSampler, Split, split_frames
+from shared.label.exemplar import build_bank
+from trainer.data import (
+    EXEMPLAR_NEAR_SHARE,
+    HELD_OUT_GAP_SECONDS,
+    MIN_TRAIN_FRAMES,
+    PairSampler,
+    Split,
+    split_frames,
+)
 from trainer.dataset import Dataset
 
 

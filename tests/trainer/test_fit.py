@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from shared.checkpoint import CheckpointStore, load_checkpoint
+from shared.model.checkpoint import CheckpointStore, load_checkpoint
 from trainer.cli import main
 from trainer.data import Split
 
@@ -112,13 +112,13 @@ def test_fit_a_video_prepares_it_inside_the_run(synthetic_video: Path, tmp_path:
 def test_an_exemplar_run_trains_exports_and_runs_live(synthetic_dataset: Path, synthetic_video: Path, tmp_path: Path) -> None:
     """--exemplar end to end: the bank is saved with the run, the generator and discriminators take
     the 7-channel conditioning, the export carries the bank and passes parity, and live runs it."""
-    from export.engines import export_run
+    from export.exporter import export_run
     from live.capture import VideoFileSource
     from live.pipeline import LivePipeline, PipelineConfig
     from live.sinks import VideoFileSink
-    from shared.runtime import load_generator
-    from shared.trained import load_trained
-    from shared.video import probe_video
+    from shared.runtime.loading import load_engine
+    from shared.runtime.trained import load_trained
+    from shared.io.video import probe_video
 
     run = tmp_path / "run"
     _fit(synthetic_dataset, run, "--steps", "6", "--exemplar", "--checkpoint-every", "100")
@@ -132,7 +132,7 @@ def test_an_exemplar_run_trains_exports_and_runs_live(synthetic_dataset: Path, s
 
     engines, manifest = export_run(run)
     assert manifest.exemplars == "exemplars.npz" and "exemplars.npz" in manifest.files
-    engine = load_generator(engines, "onnxruntime")
+    engine = load_engine(engines, "onnxruntime")
     assert engine.info.exemplars is not None and engine.info.label_nc == 7
     output = tmp_path / "live.mp4"
     source = VideoFileSource(synthetic_video, max_frames=12)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from shared.vgg import VGG19Features
+from trainer.vgg import VGG19Features
 from trainer.losses import (
     VGG_LAYER_WEIGHTS,
     DiscriminatorLosses,

@@ -1,6 +1,6 @@
 import numpy as np
 
-from shared.synthetic import TARGET_BODY, render_background, render_dance
+from shared.synthetic.dancer import TARGET_BODY, render_background, render_dance
 from trainer.plate import STATIC_RESIDUAL_LIMIT, estimate_plate, person_masks
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from shared.skeleton import BODY_SCHEMA
-from shared.video import write_video
+from shared.pose.schema import BODY_SCHEMA
+from shared.io.video import write_video
 from trainer.cli import main
 from trainer.dataset import Dataset
 
@@ -109,7 +109,7 @@ LEFT_FOR = range(16, 24)  # frames where the target is out of view and only the 
 def bystander_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """32 frames, 512x256: the (larger) target dancer on the left, a bystander dancing on the right;
     the target steps out for `LEFT_FOR`."""
-    from shared.synthetic import SOURCE_BODY, TARGET_BODY, render_background, render_dance
+    from shared.synthetic.dancer import SOURCE_BODY, TARGET_BODY, render_background, render_dance
 
     target, _ = render_dance(TARGET_BODY, 32, (256, 256), seed=0)
     target[LEFT_FOR.start : LEFT_FOR.stop] = render_background((256, 256), seed=0)
@@ -136,7 +136,7 @@ def test_a_bystander_is_never_the_target_and_the_crop_holds_the_target_alone(bys
 
 def test_framing_report_warns_when_the_person_is_too_small() -> None:
     from trainer.prepare import framing_report, person_height
-    from shared.pose import PoseSequence
+    from shared.pose.keypoints import PoseSequence
 
     assert framing_report(200, (256, 256)) == "person height in the prepared 256x256 frames: 200 px (78% of the height)"
     small = framing_report(100, (512, 256))

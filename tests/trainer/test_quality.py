@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from shared.networks import build_generator
-from shared.trained import TrainedModel, load_trained
-from trainer.data import Split, images_to_tensor
+from shared.model.networks import build_generator
+from shared.runtime.trained import TrainedModel, load_trained
+from trainer.data import Split
+from shared.io.tensors import images_to_tensor
 from trainer.dataset import Dataset
 from trainer.evaluate import baseline_l1, evaluate_run, generate_sequence, held_out_conditioning
 from trainer.fit import FitConfig

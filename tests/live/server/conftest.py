@@ -16,7 +16,7 @@ import pytest
 from live.pipeline import PipelineConfig
 from live.server.app import BackgroundServer, create_app
 from live.server.session import LoopingVideoSource, SessionManager, SessionSettings
-from shared.video import VideoWriter, read_frames
+from shared.io.video import VideoWriter, read_frames
 
 SMALL_WIDTH = 272  # the 1080x1920 clip scaled down: MediaPipe still finds the person, decoding stays cheap
 CALIBRATION_S = 0.3

@@ -16,7 +16,7 @@ from live.pipeline import OutputFrame
 from live.server.session import LoopingVideoSource
 from live.server.tracks import BrowserFrameSource, HandoffTrack, even_size, pump_track, to_video_frame
 from live.slots import LatestFrame
-from shared.video import probe_video
+from shared.io.video import probe_video
 
 
 def _output(value: int, captured: float, size: tuple[int, int] = (64, 48)) -> OutputFrame:
