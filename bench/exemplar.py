@@ -21,10 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.conftest's clip fetcher
 
-from shared.label.exemplar import ExemplarBank, ExemplarConditioner, build_bank  # noqa: E402
+from shared.label.exemplar.bank import ExemplarBank, build_bank  # noqa: E402
+from shared.label.exemplar.conditioner import ExemplarConditioner  # noqa: E402
 from shared.normalize.stats import NormalizationStats, PoseNormalizer, compute_stats  # noqa: E402
 from shared.label.render import render_label  # noqa: E402
-from shared.synthetic.dancer import SOURCE_BODY, TARGET_BODY, dance_poses, render_dance  # noqa: E402
+from shared.synthetic.body import SOURCE_BODY, TARGET_BODY  # noqa: E402
+from shared.synthetic.dancer import dance_poses, render_dance  # noqa: E402
 from tests.conftest import fetch_pose2sim_clip  # noqa: E402
 from trainer.data import split_frames  # noqa: E402
 from trainer.dataset import Dataset  # noqa: E402

@@ -45,8 +45,11 @@ from shared.runtime.manifest import BODY_OUTPUT, GraphEntry, TensorSpec  # noqa:
 from shared.model.config import get_preset  # noqa: E402
 from shared.model.networks import build_generator  # noqa: E402
 from shared.label.render import render_label  # noqa: E402
-from shared.runtime.loading import OrtGraph, TensorRTGraph, build_tensorrt_plan, tensorrt_problem  # noqa: E402
-from shared.synthetic.dancer import TARGET_BODY, dance_poses  # noqa: E402
+from shared.runtime.onnx_graph import OrtGraph  # noqa: E402
+from shared.runtime.feedback import rollout  # noqa: E402
+from shared.runtime.tensorrt_plans import TensorRTGraph, build_tensorrt_plan, tensorrt_problem  # noqa: E402
+from shared.synthetic.body import TARGET_BODY  # noqa: E402
+from shared.synthetic.dancer import dance_poses  # noqa: E402
 
 Step = Callable[[Tensor], Tensor]  # prev -> frame
 BASELINE = "torch eager fp32 (paper)"
@@ -149,12 +152,9 @@ def backends(preset: str, folder: Path, device: torch.device) -> tuple[dict[str,
 @torch.no_grad()
 def _calibration(body: nn.Module, size: tuple[int, int], plate: Tensor, frames: int = 8) -> list[dict]:
     """int8 calibration feeds: the synthetic dancer's labels, each with the previous frame fed back."""
-    feeds, prev = [], torch.zeros(1, 3, size[1], size[0])
-    for pose in dance_poses(TARGET_BODY, num_frames=frames, size=size):
-        label = label_to_tensor(render_label(pose, size))
-        feeds.append({"label": label.numpy(), "prev": prev.numpy(), "plate": plate.numpy()})
-        prev = body(label, prev, plate)
-    return feeds
+    labels = [label_to_tensor(render_label(pose, size)) for pose in dance_poses(TARGET_BODY, num_frames=frames, size=size)]
+    steps = rollout(lambda label, prev: body(label, prev, plate), labels)
+    return [{"label": label.numpy(), "prev": prev.numpy(), "plate": plate.numpy()} for label, (prev, _) in zip(labels, steps)]
 
 
 def time_steps(steps: dict[str, Step], shape: tuple[int, ...], device: torch.device, frames: int, rounds: int = 3) -> dict[str, float]:

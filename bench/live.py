@@ -39,11 +39,8 @@ from live.capture import IterSource  # noqa: E402
 from live.cli import default_generator_threads  # noqa: E402
 from live.pipeline import LivePipeline, PipelineConfig  # noqa: E402
 from live.sinks import VideoFileSink  # noqa: E402
-from shared.label.exemplar import conditioner_for  # noqa: E402
-from shared.label.facebox import face_box  # noqa: E402
-from shared.runtime.feedback import FeedbackLoop  # noqa: E402
-from shared.label.render import render_label  # noqa: E402
 from shared.runtime.loading import load_engine  # noqa: E402
+from shared.runtime.puppet import PuppetStep  # noqa: E402
 from shared.pose.tracking import SourcePoseTracker  # noqa: E402
 from shared.io.video import probe_video, read_frames  # noqa: E402
 
@@ -51,7 +48,8 @@ from shared.io.video import probe_video, read_frames  # noqa: E402
 def _train_tiny(folder: Path) -> Path:
     """A tiny run trained for a few steps on the built-in synthetic dancer and exported (about a minute)."""
     from export.exporter import ExportOptions, export_run
-    from shared.synthetic.dancer import TARGET_BODY, write_dance_video
+    from shared.synthetic.body import TARGET_BODY
+    from shared.synthetic.dancer import write_dance_video
     from trainer.fit import FitConfig
     from trainer.prepare import PrepareConfig, prepare_dataset
     from trainer.train import run_fit
@@ -78,30 +76,28 @@ def _ms(samples: list[float]) -> float:
 
 
 def isolated(engine, video: Path, frames: int) -> tuple[float, float, float]:  # noqa: ANN001
-    """Median ms/frame of the pose model alone, of the label step (drawing, and the exemplar warp
-    for exemplar models), and of the generator (body + face) alone."""
+    """Median ms/frame of the pose model alone, of the label step (as live's "label" stage: into
+    the label frame, the puppet step's label half: normalization, drawing, and the exemplar warp for
+    exemplar models), and of the generator (body + face: the puppet step's generate half) alone."""
     decoded = list(read_frames(video, frames))
     tracker = SourcePoseTracker(engine.info.schema_tag, engine.info.image_size)
+    step = PuppetStep(engine)
     pose_s, label_s, labels = [], [], []
-    size = engine.info.image_size
-    conditioner = conditioner_for(engine.info.exemplars)
     try:
         for i, image in enumerate(decoded):
             start = time.perf_counter()
             raw = tracker.estimate(image)
             middle = time.perf_counter()
             pose = tracker.to_label(raw, (image.shape[1], image.shape[0]), i / 30)
-            label = render_label(pose, size)
-            labels.append((conditioner(pose, label), face_box(pose, size, engine.info.face_box_size)))
+            labels.append(step.label(pose, i / 30))
             label_s.append(time.perf_counter() - middle)
             pose_s.append(middle - start)
     finally:
         tracker.close()
-    generator = FeedbackLoop(engine)
     gen_s = []
-    for tensor, box in labels:
+    for labelled in labels:
         start = time.perf_counter()
-        generator(tensor, box, True)
+        step.generate(labelled)
         gen_s.append(time.perf_counter() - start)
     return _ms(pose_s[3:]), _ms(label_s[3:]), _ms(gen_s[3:])  # skip warm-up frames
 

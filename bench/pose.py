@@ -22,7 +22,8 @@ from shared.normalize.stats import PoseNormalizer, compute_stats
 from shared.pose.onnx_follower import OnnxPoseFollower
 from shared.label.render import render_label
 from shared.pose.smoothing import OneEuroPoseFilter, median_smooth
-from shared.synthetic.dancer import SOURCE_BODY, TARGET_BODY, dance_poses, write_dance_video
+from shared.synthetic.body import SOURCE_BODY, TARGET_BODY
+from shared.synthetic.dancer import dance_poses, write_dance_video
 from shared.io.video import probe_video, read_frames
 
 

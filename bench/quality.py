@@ -23,7 +23,8 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.synthetic.dancer import SOURCE_BODY, write_dance_video  # noqa: E402
+from shared.synthetic.body import SOURCE_BODY  # noqa: E402
+from shared.synthetic.dancer import write_dance_video  # noqa: E402
 from tests.conftest import fetch_pose2sim_clip  # noqa: E402  (the same cached real footage as the tests)
 from trainer.evaluate import evaluate_run  # noqa: E402
 from trainer.fit import FitConfig  # noqa: E402

@@ -38,7 +38,8 @@ from live.cli import default_generator_threads  # noqa: E402
 from live.pipeline import PipelineConfig  # noqa: E402
 from live.server.app import BackgroundServer, create_app  # noqa: E402
 from live.server.client import Peer, connect  # noqa: E402
-from live.server.session import LoopingVideoSource, SessionManager, SessionSettings, ViewerHub  # noqa: E402
+from live.capture import LoopingVideoSource  # noqa: E402
+from live.server.session import SessionManager, SessionSettings, ViewerHub  # noqa: E402
 from live.server.tracks import clock_pts  # noqa: E402
 from live.slots import HandoffClosed, LatestFrame  # noqa: E402
 from shared.io.video import VideoWriter, probe_video, read_frames  # noqa: E402

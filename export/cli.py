@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from shared.errors import DanceError
+from shared.runtime.run_folder import latest_trained_run
 
-from export.exporter import DEFAULT_OPSET, EXPORT_BACKENDS, ExportOptions, export_run, latest_run
+from export.exporter import DEFAULT_OPSET, EXPORT_BACKENDS, ExportOptions, export_run
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,7 +28,7 @@ def main(run: Path | None, engines: Path | None, fp16: bool, int8: bool, backend
     manifest.json, and TensorRT plans on NVIDIA GPUs. Without RUN, the latest run under runs/."""
     try:
         options = ExportOptions(fp16=fp16, int8=int8, backend=backend, opset=opset)
-        run = run if run is not None else latest_run(Path("runs"))
+        run = run if run is not None else latest_trained_run(Path("runs")).path
         out, manifest = export_run(run, engines, options, log=click.echo)
     except DanceError as err:
         raise click.ClickException(str(err)) from None

@@ -21,9 +21,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from shared.model.checkpoint import CheckpointStore
 from shared.errors import DanceError
-from shared.label.exemplar import EXEMPLAR_FILE
 from shared.runtime.manifest import (
     MANIFEST_NAME,
     EngineManifest,
@@ -31,7 +29,9 @@ from shared.runtime.manifest import (
     TensorSpec,
     sha256_file,
 )
-from shared.runtime.loading import ENGINES_DIR, checkpoint_stamp, tensorrt_problem
+from shared.runtime.loading import checkpoint_stamp
+from shared.runtime.run_folder import EXEMPLARS_FILE, PLATE_FILE, RunFolder
+from shared.runtime.tensorrt_plans import tensorrt_problem
 from shared.runtime.trained import TrainedModel, load_trained
 
 from export.fp16 import FP16_ATTEMPTS, convert_to_fp16
@@ -58,21 +58,6 @@ class ExportOptions:
             raise DanceError(f"unknown export backend {self.backend!r}; choose one of {', '.join(EXPORT_BACKENDS)}")
         if self.opset < MIN_OPSET:
             raise DanceError(f"--opset {self.opset} is too old: these graphs need opset {MIN_OPSET} or newer (default {DEFAULT_OPSET})")
-
-
-def latest_run(runs: Path = Path("runs")) -> Path:
-    """The run under `runs/` whose latest checkpoint is newest (training time, not folder time:
-    exporting a run writes into its folder, which must not make it 'the latest')."""
-    if not runs.is_dir():
-        raise DanceError(f"no RUN given and no {runs}/ folder here; pass the run folder: dance-export runs/NAME")
-    found = []
-    for folder in runs.iterdir():
-        checkpoint = CheckpointStore(folder / "checkpoints").latest() if folder.is_dir() else None
-        if checkpoint is not None:
-            found.append((checkpoint.stat().st_mtime, folder.name, folder))
-    if not found:
-        raise DanceError(f"no trained run under {runs}/ (no checkpoints); train one with `dance-train fit`")
-    return max(found)[2]
 
 
 def _versions() -> dict[str, str]:
@@ -186,11 +171,11 @@ def export_model(model: TrainedModel, folder: Path, options: ExportOptions, sour
             exporter.int8(role, data, partial(export, rewrite=for_int8))
     plate = None
     if composites:
-        plate = "plate.png"
+        plate = PLATE_FILE
         cv2.imwrite(str(folder / plate), cv2.cvtColor(model.plate_image, cv2.COLOR_RGB2BGR))
     exemplars = None
     if model.exemplars is not None:
-        exemplars = EXEMPLAR_FILE
+        exemplars = EXEMPLARS_FILE
         model.exemplars.save(folder / exemplars)
     files = {g.file: sha256_file(folder / g.file) for g in exporter.graphs}
     for name in (plate, exemplars):
@@ -232,10 +217,11 @@ def export_run(run_dir: str | Path, engines_dir: str | Path | None = None, optio
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DanceError(f"{run_dir}: no such run folder")
-    out = Path(engines_dir) if engines_dir is not None else run_dir / ENGINES_DIR
+    run = RunFolder(run_dir)
+    out = Path(engines_dir) if engines_dir is not None else run.engines
     _check_destination(out)
     model = load_trained(run_dir)
-    checkpoint = CheckpointStore(run_dir / "checkpoints").latest()
+    checkpoint = run.store().latest()
     progress = model.info.get("progress", {})
     config = model.config
     width, height = config.image_size

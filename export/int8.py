@@ -29,10 +29,10 @@ import onnxruntime as ort
 import torch
 
 from export.int8_graph import quantize_before_moves, shuffle_before_dequantize
-from export.parity import label_sequence
-from shared.model.compositing import composite
+from export.parity import label_sequence, torch_body
 from shared.model.face_residual import crop_faces, face_label_crops
 from shared.io.onnxruntime_options import session_options
+from shared.runtime.feedback import rollout
 from shared.runtime.trained import TrainedModel
 
 INT8_OPS = ("Conv",)  # the upsamplers are convs too in the for_int8 graph (no quantized ConvTranspose exists)
@@ -81,7 +81,7 @@ def quantize_int8(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]]
 @dataclass
 class Int8Data:
     """A real label sequence run through the torch model the way live runs it: the body fed its own
-    previous frame (zeros first), the face graph fed crops of those frames."""
+    previous frame (zeros first: shared.runtime.feedback.rollout), the face graph fed crops of those frames."""
 
     body_feeds: list[dict[str, np.ndarray]]
     body_outputs: list[np.ndarray]  # torch's frame for each feed
@@ -96,16 +96,14 @@ def int8_data(model: TrainedModel, frames: int = INT8_FRAMES) -> Int8Data:
     sequence = label_sequence(model, frames)
     plate = model.plate
     data = Int8Data([], [], [], [], sequence.origin)
-    prev = torch.zeros(1, 3, *sequence.labels[0].shape[-2:])
-    for label, box in zip(sequence.labels, sequence.boxes):
-        frame = composite(model.generator(label, prev), plate)
+    steps = rollout(torch_body(model), sequence.labels)
+    for label, box, (prev, frame) in zip(sequence.labels, sequence.boxes, steps):
         data.body_feeds.append({"label": label.numpy(), "prev": prev.numpy()} | ({"plate": plate.numpy()} if plate is not None else {}))
         data.body_outputs.append(frame.numpy())
         if model.face_generator is not None:
             crops = {"label_crop": face_label_crops(label, box), "image_crop": crop_faces(frame, box)}
             data.face_feeds.append({name: crop.numpy() for name, crop in crops.items()})
             data.face_outputs.append(model.face_generator(**crops).numpy())
-        prev = frame
     return data
 
 

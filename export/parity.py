@@ -2,8 +2,9 @@
 
 Random inputs cover the whole input range; the real cases are what live feeds the body graph (a
 rendered stick figure with zeros fed back on the first frame, then the model's own previous
-frame) and the face graph (crops of those at the face box). The real label comes from the run's dataset when it is still on disk, else from
-the synthetic dancer, so an export never needs the training data.
+frame) and the face graph (crops of those at the face box). The real label comes from the run's
+dataset when it is still on disk, else from the target's own standing pose (export.stand_in_poses),
+so an export never needs the training data.
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ import torch
 from torch import Tensor
 
 from shared.model.compositing import composite
-from shared.label.exemplar import conditioner_for
+from shared.label.exemplar.conditioner import conditioner_for
 from shared.model.face_residual import crop_faces, face_label_crops
 from shared.label.facebox import FaceBox, face_box
 from shared.pose.keypoints import PoseFrame, PoseSequence
 from shared.label.render import render_label
 from shared.pose.schema import get_schema
-from shared.synthetic.dancer import TARGET_BODY, dance_poses
+from shared.runtime.feedback import Body, rollout
 from shared.runtime.trained import TrainedModel
+
+from export.stand_in_poses import stand_in_poses
 
 FP32_TOLERANCE = 1e-4  # max abs error of an fp32 graph against torch (outputs in [-1, 1])
 FP16_TOLERANCE = 2e-2
+STAND_IN = "the target's standing pose (its dataset is gone)"
 
 
 @dataclass
@@ -35,6 +39,14 @@ class ParityCase:
     name: str  # "random", "first frame" (real label, nothing fed back) or "feedback" (real label and frame)
     body: dict[str, Tensor]  # label, prev[, plate]
     face: dict[str, Tensor]  # label_crop, image_crop
+
+
+def torch_body(model: TrainedModel) -> Body:
+    """The torch body step an exported body graph must match: (label, prev) -> frame over the plate.
+
+    Fed whatever `prev` it is given (export.int8 and the parity cases roll it out with feedback, as
+    a temporal model runs live)."""
+    return lambda label, prev: composite(model.generator(label, prev), model.plate)
 
 
 def _label_tensor(model: TrainedModel, label: np.ndarray, pose: PoseFrame | None) -> Tensor:
@@ -78,7 +90,7 @@ def _dataset_labels(model: TrainedModel) -> DatasetLabels | None:
         labels = np.load(folder / "labels.npy", mmap_mode="r")
         boxes = np.load(folder / "face_boxes.npy") if (folder / "face_boxes.npy").is_file() else np.full((len(labels), 3), -1)
         poses = PoseSequence.load(folder / "poses.npz") if (folder / "poses.npz").is_file() else None
-    except Exception:  # noqa: BLE001 - unreadable dataset (any reason): the synthetic dancer stands in
+    except Exception:  # noqa: BLE001 - unreadable dataset (any reason): the target's standing pose stands in
         return None
     return DatasetLabels(labels, boxes, poses, folder.name)
 
@@ -96,7 +108,8 @@ def _dataset_frame(data: DatasetLabels, index: int, size: tuple[int, int]) -> Re
     return RealFrame(label, ((x0 + side / 2) * scale, (y0 + side / 2) * scale) if side > 0 else None, pose)
 
 
-def _synthetic_frame(model: TrainedModel, pose: PoseFrame) -> RealFrame:
+def _pose_frame(model: TrainedModel, pose: PoseFrame) -> RealFrame:
+    """`pose` (at the model's size) drawn as live draws it, with its face box centre."""
     size = tuple(model.config.image_size)
     box: FaceBox | None = face_box(pose, size, model.config.face.box_size)
     return RealFrame(render_label(pose, size), (box.x0 + box.size / 2, box.y0 + box.size / 2) if box else None, pose)
@@ -110,7 +123,7 @@ def real_label(model: TrainedModel) -> tuple[RealFrame, str]:
         with_face = np.flatnonzero(dataset.boxes[:, 2] > 0)
         index = int(with_face[len(with_face) // 2]) if len(with_face) else len(dataset.labels) // 2
         return _dataset_frame(dataset, index, size), f"dataset {dataset.name} frame {index}"
-    return _synthetic_frame(model, dance_poses(TARGET_BODY, num_frames=8, size=size)[4]), "the synthetic dancer"
+    return _pose_frame(model, stand_in_poses(model, 1)[0]), STAND_IN
 
 
 @torch.no_grad()
@@ -134,11 +147,10 @@ def parity_cases(model: TrainedModel, seed: int = 0) -> tuple[list[ParityCase], 
     label = _label_tensor(model, real.label, real.pose)
     cx, cy = real.centre if real.centre is not None else (width / 2, height / 4)
     box = _box_around(cx, cy, box_size, (width, height))
-    zeros = torch.zeros(1, 3, height, width)
-    first = composite(model.generator(label, zeros), plate)  # live's first frame: nothing fed back yet
-    second = composite(model.generator(label, first), plate)
+    # live's first frame (nothing fed back yet: zeros), then the same label fed that frame back
+    steps = rollout(torch_body(model), (label, label))
     cases = [ParityCase("random", random_body, random_face)]
-    for name, prev, frame in (("first frame", zeros, first), ("feedback", first, second)):
+    for name, (prev, frame) in zip(("first frame", "feedback"), steps):
         body = {"label": label, "prev": prev} | ({"plate": plate} if plate is not None else {})
         cases.append(ParityCase(name, body, {"label_crop": face_label_crops(label, box), "image_crop": crop_faces(frame, box)}))
     return cases, origin
@@ -155,7 +167,7 @@ class LabelSequence:
 
 def label_sequence(model: TrainedModel, count: int, max_stride: int = 4) -> LabelSequence:
     """`count` labels from the run's dataset (every frame up to every `max_stride`th, spread over as
-    much of it as that reaches), else from the synthetic dancer."""
+    much of it as that reaches), else the target's standing pose, its arms swinging."""
     size = tuple(model.config.image_size)
     dataset = _dataset_labels(model)
     if dataset is not None and len(dataset.labels):
@@ -166,8 +178,8 @@ def label_sequence(model: TrainedModel, count: int, max_stride: int = 4) -> Labe
         frames = [_dataset_frame(dataset, index, size) for index in indices]
         origin = f"dataset {dataset.name} frames {indices[0]}-{indices[-1]} every {stride}"
     else:
-        frames = [_synthetic_frame(model, pose) for pose in dance_poses(TARGET_BODY, num_frames=count, size=size)]
-        origin = "the synthetic dancer"
+        frames = [_pose_frame(model, pose) for pose in stand_in_poses(model, count)]
+        origin = STAND_IN
     width, height = size
     boxes_out = [_box_around(*(f.centre or (width / 2, height / 4)), model.config.face.box_size, size) for f in frames]
     return LabelSequence([_label_tensor(model, f.label, f.pose) for f in frames], boxes_out, origin)

@@ -1,7 +1,7 @@
 """TensorRT plans at export time, so live does not wait minutes for the first build.
 
-The plan cache itself lives in shared.runtime.loading (live rebuilds a plan whose GPU, TensorRT version
-or graph does not match); this only builds the plans for the engines folder being written, checks
+The plan cache itself lives in shared.runtime.tensorrt_plans (live rebuilds a plan whose GPU,
+TensorRT version or graph does not match); this only builds the plans for the engines folder being written, checks
 them against torch and records the parity in each plan's stamp. Without an NVIDIA GPU and the
 tensorrt package it does nothing but say why (`tensorrt_problem`).
 """
@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from shared.errors import DanceError
+from shared.io.files import write_text_atomic
 from shared.runtime.manifest import EngineManifest
-from shared.runtime.loading import TensorRTGraph, ensure_tensorrt_plan, tensorrt_problem
+from shared.runtime.tensorrt_plans import TensorRTGraph, ensure_tensorrt_plan, stamp_path, tensorrt_problem
 
 from export.parity import FP16_TOLERANCE, FP32_TOLERANCE, ParityCase
 
@@ -51,8 +52,8 @@ def build_plans(folder: Path, manifest: EngineManifest, modules: dict[str, nn.Mo
         worst = max(errors.values())
         if worst > tolerance:
             raise DanceError(f"{role}: the TensorRT {precision} plan differs from torch by {worst:.3g} (> {tolerance:g})")
-        stamp = plan.with_name(plan.name + ".json")
-        stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "parity": errors}, indent=2) + "\n")
+        stamp = stamp_path(plan)
+        write_text_atomic(stamp, json.dumps({**json.loads(stamp.read_text()), "parity": errors}, indent=2) + "\n")
         log(f"{role}: TensorRT {precision} parity " + ", ".join(f"{k} {v:.2g}" for k, v in errors.items()))
         results[role] = errors
     return results

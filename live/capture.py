@@ -1,4 +1,4 @@
-"""Frame sources (camera, video file, frames pushed by a server) and the thread that reads them.
+"""Frame sources (camera, video file, a file looped, frames pushed by a server) and the thread that reads them.
 
 The capture thread stamps every frame with the moment it was read, so the pipeline measures its
 latency instead of guessing it, and hands it on through a `LatestSlot`: for a camera (or a file
@@ -152,6 +152,44 @@ class VideoFileSource(IterSource):
 
     def reopen(self) -> bool:
         return False
+
+
+class LoopingVideoSource:
+    """A video file played over and over, so viewers always have something to watch (the server's
+    own source when it is a file)."""
+
+    live = False  # the pipeline paces it at its fps (PipelineConfig.pace_fps)
+
+    def __init__(self, path: str | Path) -> None:
+        info = probe_video(path)  # a DanceError for anything that is not a video
+        self.path = Path(path)
+        self.name = self.path.name
+        self.fps = info.fps
+        self._size = info.size
+        self._frames = read_frames(self.path)
+        self._empty = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    @property
+    def finished(self) -> bool:
+        return self._empty
+
+    def read(self) -> np.ndarray | None:
+        frame = next(self._frames, None)
+        if frame is None:
+            self._frames = read_frames(self.path)
+            frame = next(self._frames, None)
+            self._empty = frame is None
+        return frame
+
+    def reopen(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._frames.close()
 
 
 class PushSource:

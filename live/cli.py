@@ -43,33 +43,17 @@ def main() -> None:
     """
 
 
-def _is_engines(folder: Path) -> bool:
-    return (folder / "manifest.json").is_file()
-
-
-def _mtime(run: Path) -> float:
-    for marker in (run / "checkpoints" / "latest.json", run / "engines" / "manifest.json", run / "manifest.json", run):
-        if marker.exists():
-            return marker.stat().st_mtime
-    return 0.0
-
-
 def resolve_engines(path: Path | None, runs: Path = Path("runs")) -> Path:
-    """The folder to load: the given one, or the latest run under ./runs.
+    """The folder to load: the given one, or the latest run under ./runs (shared.runtime.run_folder's
+    `latest_playable`: by its markers, the checkpoint pointer, then the engines' manifest).
 
     A run folder is passed as is: the runtime then runs its exported engines (RUN/engines) when
     they were exported from the run's latest checkpoint, and the checkpoint itself otherwise, so a
     stale export never silently plays an older model. A run that holds only engines gives those.
     """
-    if path is not None:
-        return path
-    found = [d for d in runs.iterdir() if d.is_dir() and ((d / "checkpoints").is_dir() or _is_engines(d / "engines") or _is_engines(d))] if runs.is_dir() else []
-    if not found:
-        raise DanceError(f"no ENGINES given and no trained run under {runs}/; name the run (or its engines folder), or train one with `dance-train fit VIDEO`")
-    latest = max(found, key=_mtime)
-    if not (latest / "checkpoints").is_dir() and _is_engines(latest / "engines"):
-        return latest / "engines"
-    return latest
+    from shared.runtime.run_folder import latest_playable  # here: the run folder's module loads torch
+
+    return path if path is not None else latest_playable(runs)
 
 
 def default_generator_threads() -> int:
@@ -102,9 +86,11 @@ def _log(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _mode(full_body: bool) -> str:
-    """The normalization mode for the start line."""
-    return "full body" if full_body else "full body, or upper body if no legs are in view"
+def _normalization(calibration: Path | None, full_body: bool) -> str:
+    """The normalization in use, for the start line."""
+    if calibration is not None:
+        return f"fixed from {calibration}"
+    return "adaptive from the first frame, " + ("full body" if full_body else "full body, or upper body if no legs are in view")
 
 
 _engines_argument = click.argument("engines", required=False, type=click.Path(path_type=Path))
@@ -216,13 +202,14 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         if window:
             sinks.append(WindowSink(pipeline.recalibrate, pipeline.stop))
         if output is not None:
-            sinks.append(VideoFileSink(output, source.fps, engine.info.image_size, follow_clock=source.live or realtime))
+            sinks.append(VideoFileSink(output, source.fps, engine.info.image_size, follow_clock=source.live or realtime,
+                                       soundtrack=video))  # a --source's audio (none from a camera)
         width, height = engine.info.image_size
         virtual = next((s for s in sinks if isinstance(s, VirtualCameraSink)), None)
         _log(f"{source.name} -> {width}x{height} {engine.backend} {engine.info.precision} engine"
              + (f" -> {output}" if output else "")
              + (f" -> virtual camera {virtual.device} at {virtual_size[0]}x{virtual_size[1]}" if virtual else "")
-             + (f" (calibrating live, {_mode(full_body)})" if stats is None else ""))
+             + f" (normalization: {_normalization(calibration, full_body)})")
         ran = True
         try:
             pipeline.run(sinks)
@@ -247,7 +234,8 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
     from live.calibration import Calibration
     from live.capture import CameraSource, open_source
     from live.server.app import ServerConfig, create_app, resolve_token, serve_forever
-    from live.server.session import LoopingVideoSource, SessionManager, SessionSettings
+    from live.capture import LoopingVideoSource
+    from live.server.session import SessionManager, SessionSettings
     from live.virtual_camera import VirtualCameraSink, camera_fps
 
     if calibration is not None and camera is None and video is None:

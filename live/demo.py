@@ -5,7 +5,8 @@
 3. `dance-export --int8` writes the ONNX engines (checked against torch), int8 ones for this CPU too;
 4. the live pipeline puppeteers the target with a *different* source dancer (other proportions and
    floor position, so the global pose normalization is visible), or with `--source VIDEO`;
-5. it writes output.mp4, compare.mp4 (source | stick figure | output) and contact_sheet.png.
+5. it writes output.mp4, compare.mp4 (source | stick figure | output) and contact_sheet.png; the
+   videos carry the source's soundtrack when it has one (the synthetic dancer has none).
 
 Training and export run as their own commands (the same ones a user types), so live never imports
 the trainer or the exporter.
@@ -31,30 +32,39 @@ from shared.cliutil import DanceGroup
 from shared.errors import DanceError
 from shared.label.render import contact_sheet
 from shared.runtime.loading import load_engine
-from shared.synthetic.dancer import SOURCE_BODY, TARGET_BODY, write_dance_video
+from shared.synthetic.body import SOURCE_BODY, TARGET_BODY
+from shared.synthetic.dancer import write_dance_video
+from shared.io.audio import SourceAudio
 from shared.io.video import VideoWriter, probe_video
 
 SHEET_ROWS = 6
 
 
 class CompareSink:
-    """Writes source | stick figure | output frames to an mp4 and keeps a few for the contact sheet."""
+    """Writes source | stick figure | output frames to an mp4 (with the source's soundtrack, if it
+    has one) and keeps a few for the contact sheet."""
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int], expected_frames: int) -> None:
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], expected_frames: int,
+                 soundtrack: Path | None = None) -> None:
         width, height = size
         self.writer = VideoWriter(path, fps, (3 * width, height))
+        self.soundtrack = soundtrack
+        self._start: float | None = None  # media time of the first frame written: the soundtrack starts there
         self.keep = set(np.linspace(expected_frames // 5, expected_frames - 1, SHEET_ROWS).round().astype(int).tolist())
         self.kept: list[list[np.ndarray]] = []
 
     def write(self, out: OutputFrame, stats: LiveStats) -> None:
         row = side_by_side(out)
+        if self._start is None:
+            self._start = out.frame.media_time
         self.writer.write(row)
         if out.frame.index in self.keep:
             width = out.image.shape[1]
             self.kept.append([row[:, :width], row[:, width : 2 * width], row[:, 2 * width :]])
 
     def close(self) -> None:
-        self.writer.close()
+        audio = None if self.soundtrack is None or self._start is None else SourceAudio(self.soundtrack, self._start)
+        self.writer.close(audio)
 
 
 def _run(command: list[str]) -> None:
@@ -98,8 +108,8 @@ def main(minutes: float, source: Path | None, output: Path, frames: int, source_
     engine = load_engine(run, threads=threads)
     video = VideoFileSource(source)
     size = engine.info.image_size
-    compare = CompareSink(output / "compare.mp4", video.fps, size, probe_video(source).frame_count)
-    sinks = [VideoFileSink(output / "output.mp4", video.fps, size), compare]
+    compare = CompareSink(output / "compare.mp4", video.fps, size, probe_video(source).frame_count, soundtrack=source)
+    sinks = [VideoFileSink(output / "output.mp4", video.fps, size, soundtrack=source), compare]  # the source's audio, if any
     pipeline = LivePipeline(engine, video, PipelineConfig(), log=click.echo)
     stats = pipeline.run(sinks)
 

@@ -3,11 +3,12 @@
     capture thread --[frames]--> pose thread --[posed]--> calling thread (generator + sinks)
 
 The pose thread runs MediaPipe, the One Euro filter, normalization onto the target and renders the
-label for frame t+1 while the calling thread runs the generator on frame t. For a camera (or a
-file paced to real time) both slots are latest-wins: when the generator is slower than the camera,
-stale frames are dropped and counted, never queued, so latency stays bounded. A video file read as
-fast as possible keeps every frame instead (one output frame per input frame). Sinks run on the
-calling thread, which is also the one an OpenCV window must live on.
+label for frame t+1 while the calling thread runs the generator on frame t: the two halves of the
+puppet step (shared/runtime/puppet.py), which the trainer's transfer eval runs the same way.
+For a camera (or a file paced to real time) both slots are latest-wins: when the generator is
+slower than the camera, stale frames are dropped and counted, never queued, so latency stays
+bounded. A video file read as fast as possible keeps every frame instead (one output frame per
+input frame). Sinks run on the calling thread, which is also the one an OpenCV window must live on.
 
 Live, the pose thread also starts "just in time": once the generator has taken its label, it waits
 until the generator is about one pose-time from done, then takes the newest camera frame. The label
@@ -27,23 +28,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from torch import Tensor
 
 from live.background import Background
 from live.capture import CaptureConfig, CaptureThread, Frame, FrameSource
 from live.slots import LatestSlot
 from live.stats import LiveStats
-from shared.normalize.calibrator import DEFAULT_SECONDS, LiveNormalizer
 from shared.errors import DanceError
-from shared.label.facebox import FaceBox, face_box
-from shared.label.exemplar import conditioner_for
-from shared.runtime.feedback import DEFAULT_LOST_FRAMES, FeedbackLoop
+from shared.normalize.calibrator import DEFAULT_SECONDS, LiveNormalizer
 from shared.normalize.stats import NormalizationStats
 from shared.pose.person_lock import LockConfig
-from shared.label.render import render_label
-from shared.runtime.loading import Engine
-from shared.pose.schema import get_schema
 from shared.pose.tracking import SourcePoseTracker
+from shared.runtime.engine import Engine
+from shared.runtime.feedback import DEFAULT_LOST_FRAMES
+from shared.runtime.puppet import Labelled, PuppetStep
 
 
 class Ema:
@@ -139,7 +136,7 @@ class FreshFrames:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    calibration_seconds: float = DEFAULT_SECONDS  # learn the source's stats from this much footage
+    calibration_seconds: float = DEFAULT_SECONDS  # unused: live normalization adapts from the first frame (issue 26)
     lost_frames: int = DEFAULT_LOST_FRAMES  # restart from zeros after more frames than this without a person
     pace_fps: float | None = None  # deliver a file's frames at this rate, like a camera (drops allowed)
     stall_warning: float = 1.0  # seconds without a frame from a live source before saying so
@@ -154,13 +151,10 @@ class Posed:
     """A frame after the pose thread: everything the generator needs."""
 
     frame: Frame
-    label: np.ndarray  # HxWx3 uint8 RGB stick figure, normalized onto the target
-    label_tensor: Tensor  # the engine's label input, (1, C, H, W) in [0, 1]: the same, plus the warped exemplar for exemplar models
-    face_box: FaceBox | None
-    present: bool  # a person was found
-    calibrating: float | None  # calibration progress in [0, 1] while calibrating, else None
+    labelled: Labelled  # the puppet step's label half: the label, the engine's input, the face box
+    calibrating: float | None  # 0.0 while a person is seen but cannot be measured yet (drawn un-normalized), else None
     ready: float  # perf_counter stamp when the label was done (the generator may pick it up later)
-    mode: str | None = None  # "full body" or "upper body" once calibrated
+    mode: str | None = None  # the normalization in use, e.g. "adaptive from the first frame, full body"
 
 
 @dataclass
@@ -173,7 +167,7 @@ class OutputFrame:
     held: bool  # nobody seen: an earlier output repeated
     present: bool
     calibrating: float | None
-    mode: str | None = None  # the normalization mode once calibrated ("full body" or "upper body"), for the HUD
+    mode: str | None = None  # the normalization in use (LiveNormalizer.describe), for the HUD
 
 
 class Sink(Protocol):
@@ -200,16 +194,11 @@ class LivePipeline:
         self.config = config = config or PipelineConfig()
         self.background = background
         self.log = log
-        self.label_size = tuple(engine.info.image_size)
         # refuses a model for another skeleton; follows one person, whoever else walks in
-        self.tracker = SourcePoseTracker(engine.info.schema_tag, self.label_size, person=LockConfig(choose=config.person))
+        self.tracker = SourcePoseTracker(engine.info.schema_tag, engine.info.image_size, person=LockConfig(choose=config.person))
         self.tracker.warm_up()  # before the camera runs: the first frame would otherwise wait 0.3 s
-        target = engine.info.norm_stats
-        standing = target.standing_pose(get_schema(engine.info.schema_tag))
-        self.normalizer = LiveNormalizer(target, calibration, config.calibration_seconds, standing, config.full_body)
         self.stats = LiveStats()
-        self.feedback = FeedbackLoop(engine, config.lost_frames, self.stats)
-        self.conditioner = conditioner_for(engine.info.exemplars)  # pose thread only
+        self.step = PuppetStep(engine, calibration, config.full_body, config.lost_frames, self.stats)
         latest_wins = source.live or config.pace_fps is not None
         self.frames: LatestSlot[Frame] = LatestSlot(latest_wins)
         self.posed: LatestSlot[Posed] = LatestSlot(latest_wins)
@@ -223,13 +212,18 @@ class LivePipeline:
         self._generate_time = RecentMedian()  # generator + sinks, per frame
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame posed
 
+    @property
+    def normalizer(self) -> LiveNormalizer:
+        """The source's normalization (its `source` is the fixed stats, None while adapting)."""
+        return self.step.normalizer
+
     def stop(self) -> None:
         self._stop.set()
         self.capture.stop()
         self.posed.close()
 
     def recalibrate(self) -> None:
-        """Choose the person again and learn their stats from the coming frames (the window's `c` key)."""
+        """Choose the person again and normalize them afresh (the window's `c` key)."""
         self._recalibrate.set()
 
     # --- pose thread ---------------------------------------------------------------------------
@@ -263,8 +257,8 @@ class LivePipeline:
 
         The locked person's box is in the old frame's pixels, where the new frame would show
         them as another person (an identity switch: nobody for seconds), so tracking starts over.
-        A new aspect ratio also moves the person in the label frame, so the source is calibrated
-        again."""
+        A new aspect ratio also moves the person in the label frame, so their normalization starts
+        afresh."""
         old = self._frame_size
         self._frame_size = size
         if old is None or old == size:
@@ -274,7 +268,7 @@ class LivePipeline:
         if not same_aspect:
             self.normalizer.recalibrate()
         self.log(f"{self.source.name}: resolution changed from {old[0]}x{old[1]} to {size[0]}x{size[1]}; "
-                 + ("following the person again" if same_aspect else "following the person and calibrating again"))
+                 + ("following the person again" if same_aspect else "following the person and normalizing afresh"))
 
     def _pose(self, frame: Frame) -> Posed:
         if self._recalibrate.is_set():
@@ -288,21 +282,19 @@ class LivePipeline:
         raw = self.tracker.estimate(frame.image, frame.media_time)
         middle = time.perf_counter()
         pose = self.tracker.to_label(raw, (width, height), frame.media_time)
-        was_calibrating = self.normalizer.calibrating
-        pose = self.normalizer(pose, frame.media_time)
-        if was_calibrating and not self.normalizer.calibrating:
-            self.log(f"calibrated: {self.normalizer.mode} mode")
-        label = render_label(pose, self.label_size)
-        present = pose.present
-        box = face_box(pose, self.label_size, self.engine.info.face_box_size) if present else None
-        calibrating = self.normalizer.progress if self.normalizer.calibrating else None
-        tensor = self.conditioner(pose, label)
+        normalizer = self.normalizer
+        was = normalizer.describe()
+        labelled = self.step.label(pose, frame.media_time)
+        mode = normalizer.describe()
+        if mode != was and normalizer.mode is not None:
+            self.log(f"normalization: {mode}")
+        calibrating = normalizer.progress if normalizer.calibrating else None
         end = time.perf_counter()
-        posed = Posed(frame, label, tensor, box, present, calibrating, end, self.normalizer.mode)
+        posed = Posed(frame, labelled, calibrating, end, mode)
         self.stats.stage("pose", middle - start)
         self.stats.stage("label", end - middle)
         self._pose_time.add(end - start)
-        if present:
+        if labelled.present:
             self.stats.count("poses_found")
         return posed
 
@@ -375,13 +367,13 @@ class LivePipeline:
         if self.background is not None:
             plate = self.background.next()
             if plate is not None:
-                self.engine.set_plate(plate)
-                self.feedback.plate_changed()
-        generated = self.feedback(posed.label_tensor, posed.face_box, posed.present)
+                self.step.set_plate(plate)
+        labelled = posed.labelled
+        generated = self.step.generate(labelled)
         self.stats.count("frames_held" if generated.held else "frames_generated")
         start = time.perf_counter()
         out = OutputFrame(
-            generated.image, posed.frame, posed.label, generated.held, posed.present, posed.calibrating, posed.mode
+            generated.image, posed.frame, labelled.label, generated.held, labelled.present, posed.calibrating, posed.mode
         )
         for sink in sinks:
             sink.write(out, self.stats)

@@ -21,6 +21,7 @@ from live.slots import LatestFrame
 from live.stats import LiveStats
 from shared.errors import DanceError
 from shared.pose.framing import letterbox
+from shared.io.audio import SourceAudio
 from shared.io.video import VideoWriter
 
 
@@ -30,20 +31,25 @@ class VideoFileSink:
     With `follow_clock` (a camera, or a file played in real time, where frames may be dropped),
     each frame stays in the file until the next one's source time, as it stayed on screen, so the
     file plays at the real speed instead of fast-forwarding over the dropped frames.
+
+    With `soundtrack` (the source video), its audio goes beside the frames, from the first written
+    frame's media time for as long as the video lasts; muxed at close, never per frame.
     """
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], follow_clock: bool = False) -> None:
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], follow_clock: bool = False,
+                 soundtrack: Path | None = None) -> None:
         self.path = Path(path)
         self.fps = fps
         self.follow_clock = follow_clock
+        self.soundtrack = soundtrack
         self.writer = VideoWriter(self.path, fps, size)
         self._start: float | None = None
         self._last: np.ndarray | None = None
 
     def write(self, out: OutputFrame, stats: LiveStats) -> None:
+        if self._start is None:
+            self._start = out.frame.media_time
         if self.follow_clock:
-            if self._start is None:
-                self._start = out.frame.media_time
             slot = int(round((out.frame.media_time - self._start) * self.fps))  # this frame's place in the file
             while self._last is not None and self.writer.frames_written < slot:
                 self.writer.write(self._last)
@@ -51,7 +57,8 @@ class VideoFileSink:
         self.writer.write(out.image)
 
     def close(self) -> None:
-        self.writer.close()  # a camera that never gave a frame leaves no file, and no error
+        audio = None if self.soundtrack is None or self._start is None else SourceAudio(self.soundtrack, self._start)
+        self.writer.close(audio)  # a camera that never gave a frame leaves no file, and no error
 
 
 class HandoffSink:
@@ -165,8 +172,8 @@ def draw_hud(canvas: np.ndarray, lines: list[str], out: OutputFrame) -> None:
     elif not out.present:
         _text(canvas, "nobody in view", (10, bottom - 2 * step), scale * 1.3, _YELLOW)
     if out.mode is not None:
-        _text(canvas, out.mode, (10, bottom - step), scale, _WHITE)
-    _text(canvas, "v: view   c: choose person + recalibrate   q/Esc: quit", (10, bottom), scale, _GREY)
+        _text(canvas, f"normalization: {out.mode}", (10, bottom - step), scale, _WHITE)
+    _text(canvas, "v: view   c: choose person again   q/Esc: quit", (10, bottom), scale, _GREY)
 
 
 class WindowSink:

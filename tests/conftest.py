@@ -61,7 +61,8 @@ def fetch_multi_person_clip(name: str = "cam01") -> Path:
 @pytest.fixture(scope="session")
 def synthetic_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built-in target dancer: 48 frames at 256x256 (the tiny preset's size)."""
-    from shared.synthetic.dancer import TARGET_BODY, write_dance_video
+    from shared.synthetic.body import TARGET_BODY
+    from shared.synthetic.dancer import write_dance_video
 
     path = tmp_path_factory.mktemp("synthetic") / "target.mp4"
     write_dance_video(path, TARGET_BODY, num_frames=48, size=(256, 256), fps=30)

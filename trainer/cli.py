@@ -8,6 +8,7 @@ import click
 
 from shared.cliutil import DanceGroup, parse_size
 from shared.model.config import PRESETS
+from shared.runtime.run_folder import DEFAULT_RUNS
 from trainer.fit import FitConfig
 from trainer.prepare import PrepareConfig, prepare_dataset
 
@@ -89,7 +90,7 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
         composite=not no_composite, face=not no_face, use_vgg=not no_vgg, vgg_weights=str(vgg_weights) if vgg_weights else None,
         lambda_l1=lambda_l1, gan_warmup=gan_warmup, augment=augment, exemplar=exemplar, seed=seed, checkpoint_every=checkpoint_every,
     )
-    run_dir = output or Path("runs") / _latest_run_name(source)
+    run_dir = output or DEFAULT_RUNS / _latest_run_name(source)
     run_fit(source, run_dir, config, device=device, gpus=gpus)
     click.echo(f"run written to {run_dir} (evaluate it with: dance-train eval {run_dir})")
 
@@ -99,7 +100,9 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
 @click.option("--source", "sources", multiple=True, type=click.Path(path_type=Path),
               help="A video of another person to puppeteer each run with, as live does (repeatable).")
 @click.option("--max-frames", default=300, show_default=True, type=click.IntRange(1), help="Frames of each source to use.")
-def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: int) -> None:
+@click.option("--calibrate-whole-clip", is_flag=True,
+              help="Normalize each --source by stats over its whole clip (the old eval) instead of as live does, from the first frame.")
+def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: int, calibrate_whole_clip: bool) -> None:
     """Score RUNS on their held-out frames (generated with feedback from zeros), as the paper's table.
 
     Then the paper's transfer metric: MediaPipe on the generated frames against the poses that drove
@@ -119,7 +122,7 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: 
     for run in runs:
         result = evaluate_run(run)
         result["held_out_pose"] = evaluate_held_out_pose(run)
-        result["transfer"] = evaluate_transfer(run, sources, max_frames)
+        result["transfer"] = evaluate_transfer(run, sources, max_frames, whole_clip=calibrate_whole_clip)
         write_eval(run, result)
         prefix = f"{run.name}: " if len(runs) > 1 else ""
         for name, row in result["rows"].items():
@@ -159,7 +162,8 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: 
 @click.option("--seed", default=0, show_default=True, help="Changes the dance, not the dancer.")
 def synth(output: Path, body: str, num_frames: int, size: tuple[int, int], fps: float, seed: int) -> None:
     """Write the built-in synthetic dancer video to OUTPUT (an mp4): a sample target or source."""
-    from shared.synthetic.dancer import BODIES, write_dance_video
+    from shared.synthetic.body import BODIES
+    from shared.synthetic.dancer import write_dance_video
 
     write_dance_video(output, BODIES[body], num_frames, size, fps, seed)
     click.echo(f"wrote {num_frames} frames of the {body} dancer to {output}")

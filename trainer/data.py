@@ -15,7 +15,8 @@ from torch import Tensor
 
 from shared.errors import DanceError
 from shared.io.tensors import images_to_tensor, labels_to_tensor
-from shared.label.exemplar import ExemplarBank, stack_conditioning
+from shared.label.exemplar.bank import ExemplarBank
+from shared.label.exemplar.conditioner import stack_conditioning
 from trainer.augment import AugmentConfig, augment_pair
 from trainer.dataset import Dataset
 
@@ -106,7 +107,7 @@ class PairSampler:
         self.seed = seed
         self.rank = rank
         self.augment = augment  # move and resize the person in some pairs (see trainer/augment.py)
-        self.exemplars = exemplars  # each pair's label gains an exemplar warped onto its poses (shared/label/exemplar.py)
+        self.exemplars = exemplars  # each pair's label gains an exemplar warped onto its poses (shared/label/exemplar/)
         self.exclude_radius = max(1, round(EXEMPLAR_EXCLUDE_SECONDS * dataset.manifest.fps))
         self.near_exclude_radius = max(1, round(EXEMPLAR_NEAR_EXCLUDE_SECONDS * dataset.manifest.fps))
 

@@ -16,9 +16,11 @@ import torch
 from torch import Tensor
 
 from shared.model.compositing import alpha_of, composite
-from shared.label.exemplar import conditioner_for
+from shared.label.exemplar.conditioner import conditioner_for
 from shared.model.face_residual import add_face_residual
 from shared.pose.keypoints import PoseFrame
+from shared.runtime.feedback import rollout
+from shared.runtime.run_folder import RunFolder
 from shared.runtime.trained import TrainedModel, load_trained
 from trainer.data import Split
 from shared.io.tensors import images_to_tensor
@@ -48,17 +50,20 @@ def held_out_conditioning(model: TrainedModel, dataset: Dataset, frames: range) 
 def generate_sequence(
     model: TrainedModel, labels: Tensor, face_boxes: Tensor | None, use_face: bool = True, alphas: list[float] | None = None
 ) -> Tensor:
-    """(T, C, H, W) conditioning in [0, 1] -> frames in [-1, 1], each fed the previous output (zeros first).
+    """(T, C, H, W) conditioning in [0, 1] -> frames in [-1, 1], each fed the previous body output
+    (zeros first; shared.runtime.feedback.rollout, as live feeds it).
 
     `alphas`, when given, receives each frame's mean alpha (compositing models only)."""
-    prev = torch.zeros(1, 3, *labels.shape[-2:])
-    frames = []
-    for t in range(len(labels)):
-        raw = model.generator(labels[t : t + 1], prev if model.config.temporal else torch.zeros_like(prev))
+
+    def body(label: Tensor, prev: Tensor) -> Tensor:
+        raw = model.generator(label, prev)
         if alphas is not None and raw.shape[1] == 4:
             alphas.append(float(alpha_of(raw).mean()))
-        out = composite(raw, model.plate)
-        prev = out
+        return composite(raw, model.plate)
+
+    frames = []
+    for t, step in enumerate(rollout(body, labels.split(1), feed_back=model.config.temporal)):
+        out = step.frame
         if use_face and model.face_generator is not None and face_boxes is not None:
             out = add_face_residual(out, labels[t : t + 1], face_boxes[t : t + 1], model.face_generator)
         frames.append(out)
@@ -190,7 +195,7 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
 def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
     """RUN/eval.json: the rows and baselines, plus "transfer" (per source) and "held_out_pose" when
     `result` carries them (see trainer/transfer.py)."""
-    path = run_dir / "eval.json"
+    path = RunFolder(Path(run_dir)).eval
     payload = {
         "rows": {name: row.as_dict() for name, row in result["rows"].items()},  # type: ignore[union-attr]
         "baselines": result["baselines"],

@@ -2,8 +2,10 @@
 
 Stages: `global` (the global generator; at half resolution when the preset has a local enhancer),
 `local` (the local enhancer, initialised from the global weights) where the preset has one, then
-`face` (FaceGAN, body frozen). A run folder holds `config.json`, `checkpoints/` (safetensors, a
-`latest.json` pointer), `samples/` (label | fake | real PNGs) and `tensorboard/`.
+`face` (FaceGAN, body frozen); each is a `Stage` (trainer/stages.py). A run folder
+(shared/runtime/run_folder.py) holds `config.json`, `checkpoints/` (safetensors, a `latest.json`
+pointer), the plate and exemplar bank the model was trained with, `samples/` (label | fake | real
+PNGs) and `tensorboard/` (trainer/training_log.py).
 
 The step budget (`--steps`) or time budget (`--minutes`) is split between the stages. Each stage
 keeps its learning rate for its first half and decays it linearly to zero over the second half.
@@ -22,28 +24,22 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from shared.model.checkpoint import (
-    CheckpointStore,
-    load_checkpoint,
-    load_module_state,
-    load_optimizer_state,
-    optimizer_state_tensors,
-)
-from shared.io.tensors import image_to_tensor
 from shared.errors import DanceError
 from shared.io.files import write_text_atomic
-from shared.label.exemplar import EXEMPLAR_FILE, ExemplarBank, build_bank
-from shared.model.config import EXEMPLAR_NC, IMAGE_NC, ModelConfig, get_preset
+from shared.io.tensors import image_to_tensor
+from shared.label.channels import EXEMPLAR_NC, IMAGE_NC
+from shared.label.exemplar.bank import ExemplarBank, build_bank
+from shared.model.checkpoint import load_checkpoint, optimizer_state_tensors
+from shared.model.config import ModelConfig, get_preset
 from shared.model.networks import build_generator
-from trainer.vgg import load_vgg19
+from shared.runtime.run_folder import EXEMPLARS_FILE, RunFolder
 from trainer.augment import AugmentConfig
 from trainer.data import PairSampler, resize_pair_batch, split_frames
-from shared.io.tensors import tensor_to_images
 from trainer.dataset import Dataset
 from trainer.losses import VGGLoss
-from trainer.stages import BodyStage, FaceStage, LossWeights
-
-RUN_CONFIG = "config.json"
+from trainer.stages import BodyStage, FaceStage, Groups, LossWeights, Stage
+from trainer.training_log import TrainingLog
+from trainer.vgg import load_vgg19
 
 
 @dataclass(frozen=True)
@@ -101,9 +97,9 @@ class ResumePoint:
     """Where a run starts: from scratch, or from its latest checkpoint."""
 
     progress: Progress
-    groups: dict | None = None  # the checkpoint's tensors
+    groups: Groups | None = None  # the checkpoint's tensors
     info: dict | None = None  # and its info
-    stage: BodyStage | FaceStage | None = None  # the checkpoint's stage, weights and optimisers restored
+    stage: Stage | None = None  # the checkpoint's stage, weights and optimisers restored
 
 
 def model_config_for(fit: FitConfig, image_size: tuple[int, int], static_background: bool = True) -> ModelConfig:
@@ -153,7 +149,7 @@ class Trainer:
 
     def __init__(self, dataset: Dataset, run_dir: Path, fit: FitConfig, device: torch.device, progress_bar: bool = True) -> None:
         self.dataset = dataset
-        self.run_dir = run_dir
+        self.folder = RunFolder(run_dir)
         self.fit = fit
         self.device = device
         self.progress_bar = progress_bar
@@ -167,11 +163,11 @@ class Trainer:
         augment = AugmentConfig() if fit.augment and self.config.generator.composite else None
         self.exemplars = self._exemplar_bank() if self.config.generator.exemplar else None
         self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank, augment, self.exemplars)
-        self.store = CheckpointStore(run_dir / "checkpoints")
+        self.store = self.folder.store()
         self.weights = LossWeights(vgg=10.0 if fit.use_vgg else 0.0, l1=fit.lambda_l1)
         self.vgg = VGGLoss(load_vgg19(fit.vgg_weights)).to(device) if fit.use_vgg else None
-        self.writer = None
-        self.stage: BodyStage | FaceStage | None = None  # the stage that ran last (for inspection)
+        self.log = TrainingLog(run_dir, enabled=self.rank == 0)
+        self.stage: Stage | None = None  # the stage that ran last (for inspection)
 
     def _exemplar_bank(self) -> ExemplarBank:
         """From the training split only (held-out frames must not lend their own texture); built the
@@ -194,12 +190,12 @@ class Trainer:
             "dataset": str(self.dataset.folder.resolve()),
             "train": [self.split.train.start, self.split.train.stop],
             "held_out": [self.split.held_out.start, self.split.held_out.stop],
-            "exemplars": EXEMPLAR_FILE if self.exemplars is not None else None,
+            "exemplars": EXEMPLARS_FILE if self.exemplars is not None else None,
         }
 
     def _check_run_config(self) -> None:
         """An existing run folder must hold this model trained on this dataset (read only)."""
-        path = self.run_dir / RUN_CONFIG
+        path = self.folder.config
         if not path.exists():
             return
         info = self.run_info()
@@ -209,32 +205,24 @@ class Trainer:
         except (OSError, ValueError, AttributeError) as err:
             raise DanceError(f"{path}: unreadable run config ({type(err).__name__}: {err}); choose another -o") from None
         if not same:
-            raise DanceError(f"{self.run_dir} holds a run with another model or dataset; choose another -o")
-
-    def _write_run_config(self) -> None:
-        path = self.run_dir / RUN_CONFIG
-        write_text_atomic(path, json.dumps(self.run_info(), indent=2) + "\n")
+            raise DanceError(f"{self.folder.path} holds a run with another model or dataset; choose another -o")
 
     # -- stages ----------------------------------------------------------------------------
     def _stage_config(self, name: str) -> ModelConfig:
         return self.config.global_stage() if name == "global" else self.config
 
-    def _build(self, name: str) -> BodyStage | FaceStage:
+    def _build(self, name: str) -> Stage:
         """The stage's networks, freshly initialised (the same way for every rank and every resume)."""
         torch.manual_seed(self.fit.seed)
         config = self._stage_config(name)
         generator = build_generator(config.generator)
-        body = BodyStage(
-            config, generator, self.weights, self.vgg, self.fit.lr, self.fit.beta1, self._plate_at(config.image_size)
-        )
-        stage: BodyStage | FaceStage = body
+        fit = self.fit
+        can_warm_up = fit.lambda_l1 > 0 or self.vgg is not None  # a reconstruction-only warm-up needs a reconstruction loss
+        body = BodyStage(config, generator, self.weights, self.vgg, fit.lr, fit.beta1, self._plate_at(config.image_size),
+                         warmup=fit.gan_warmup if can_warm_up else 0.0)  # fmt: skip
         if name == "face":
-            stage = FaceStage(self.config, body, self.weights, self.vgg, self.fit.lr, self.fit.beta1)
-        return stage
-
-    def _can_warm_up(self) -> bool:
-        """A reconstruction-only warm-up needs a reconstruction loss."""
-        return self.fit.lambda_l1 > 0 or self.vgg is not None
+            return FaceStage(self.config, body, self.weights, self.vgg, fit.lr, fit.beta1, warmup=fit.face_d_warmup)
+        return body
 
     def _plate_at(self, size: tuple[int, int]) -> torch.Tensor | None:
         if not self.config.generator.composite:
@@ -244,26 +232,11 @@ class Trainer:
             plate = torch.nn.functional.interpolate(plate, size=(size[1], size[0]), mode="area")
         return plate.to(self.device)
 
-    def _restore(self, stage: BodyStage | FaceStage, groups: dict, info: dict, same_stage: bool) -> None:
-        if isinstance(stage, FaceStage):
-            load_module_state(stage.body.generator, groups["generator"])
-        if not same_stage:
-            return
-        for name, module in stage.modules().items():
-            load_module_state(module, groups[name])
-        for name, optimizer in stage.optimizers().items():
-            load_optimizer_state(optimizer, groups[name], info["optimizers"][name])
-
-    def _checkpoint(self, stage: BodyStage | FaceStage, progress: Progress) -> None:
+    def _checkpoint(self, stage: Stage, progress: Progress) -> None:
         if self.rank != 0:
             return
-        groups: dict[str, dict[str, torch.Tensor]] = {}
+        groups = stage.state()
         optimizer_info: dict[str, dict] = {}
-        modules = dict(stage.modules())
-        if isinstance(stage, FaceStage):
-            modules["generator"] = stage.body.generator
-        for name, module in modules.items():
-            groups[name] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
         for name, optimizer in stage.optimizers().items():
             groups[name], optimizer_info[name] = optimizer_state_tensors(optimizer)
         groups["plate"] = {"image": self.plate}
@@ -275,37 +248,15 @@ class Trainer:
         }
         self.store.save(progress.total_step, groups, info)
 
-    def _log(self, stage_name: str, step: int, losses: dict[str, float]) -> None:
+    def _sample(self, stage: Stage, stage_name: str, step: int) -> None:
+        """label | fake | real for the first held-out pair (trainer/training_log.py)."""
         if self.rank != 0:
             return
-        if self.writer is None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
-        for key, value in losses.items():
-            self.writer.add_scalar(f"{stage_name}/{key}", value, step)
-
-    def _sample(self, stage: BodyStage | FaceStage, stage_name: str, step: int) -> None:
-        """label | fake | real for the first held-out pair, as a PNG and a TensorBoard image."""
-        if self.rank != 0:
-            return
-        body = stage.body if isinstance(stage, FaceStage) else stage
         end = np.asarray([self.split.held_out.start + 1])
-        batch = resize_pair_batch(self.sampler.fetch(end).to(self.device), body.config.image_size)
+        batch = resize_pair_batch(self.sampler.fetch(end).to(self.device), stage.config.image_size)
         with torch.no_grad():
-            _, fake = body.generate_pair(batch)
-            if isinstance(stage, FaceStage):
-                from shared.model.face_residual import add_face_residual
-
-                fake = add_face_residual(fake, batch.label, batch.face_box, stage.face_generator)
-        shown = [batch.label[:, :IMAGE_NC]] + ([batch.label[:, IMAGE_NC : 2 * IMAGE_NC]] if body.config.generator.exemplar else [])
-        inputs = [tensor_to_images(image * 2 - 1)[0] for image in shown]  # the label, and the warped exemplar when used
-        grid = np.concatenate([*inputs, tensor_to_images(fake)[0], tensor_to_images(batch.image)[0]], axis=1)
-        folder = self.run_dir / "samples"
-        folder.mkdir(exist_ok=True)
-        cv2.imwrite(str(folder / f"{step:08d}-{stage_name}.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-        self._log(stage_name, step, {})
-        self.writer.add_image(f"{stage_name}/label_fake_real", grid, step, dataformats="HWC")
+            fake = stage.render(batch)
+        self.log.sample(stage_name, step, batch.label, fake, batch.image, exemplar=stage.config.generator.exemplar)
 
     # -- loop ------------------------------------------------------------------------------
     def _resume_point(self) -> ResumePoint:
@@ -326,8 +277,8 @@ class Trainer:
             if info["stage"] not in STAGE_NAMES:
                 raise ValueError(f"unknown stage {info['stage']!r}")
             stage = self._build(info["stage"])
-            self._to_device(stage)
-            self._restore(stage, groups, info, same_stage=True)
+            stage.to(self.device)
+            stage.restore(groups, info)
         except DanceError as err:
             raise DanceError(f"{path}: {err}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # well-formed, but not what a run saves
@@ -337,14 +288,14 @@ class Trainer:
 
     def _start_run_folder(self) -> None:
         """Write what the run folder holds besides checkpoints (after the resume point was checked)."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.folder.path.mkdir(parents=True, exist_ok=True)
         if self.rank != 0:
             return
         self.store.remove_leftovers()  # of a run killed while saving (the only writer is this process)
-        self._write_run_config()
-        cv2.imwrite(str(self.run_dir / "plate.png"), cv2.cvtColor(self.dataset.plate, cv2.COLOR_RGB2BGR))
+        write_text_atomic(self.folder.config, json.dumps(self.run_info(), indent=2) + "\n")
+        cv2.imwrite(str(self.folder.plate), cv2.cvtColor(self.dataset.plate, cv2.COLOR_RGB2BGR))
         if self.exemplars is not None:
-            self.exemplars.save(self.run_dir / EXEMPLAR_FILE)
+            self.exemplars.save(self.folder.exemplars)
 
     def run(self) -> Progress:
         if self.rank == 0:
@@ -360,32 +311,21 @@ class Trainer:
                 stage = resumed.stage
             else:
                 stage = self._build(plan.name)
-                self._to_device(stage)
-                if groups is not None and plan.name == "local":
-                    stage.generator.load_global_state(groups["generator"])  # type: ignore[union-attr]
-                elif groups is not None:
-                    self._restore(stage, groups, info or {}, same_stage=False)
+                stage.to(self.device)
+                if groups is not None:
+                    stage.start_from(groups)
             self.stage = stage
             self._run_stage(plan, stage, progress)
             if progress.stage_step > 0:
                 self._checkpoint(stage, progress)
-            groups, info = self._snapshot(stage, plan.name)
+            groups, info = stage.state(), {"stage": plan.name}  # what the next stage starts from (no optimiser state)
             progress.stage_index += 1
             progress.stage_step = 0
             progress.stage_seconds = 0.0
         if self.rank == 0 and progress.total_step > 0 and not (info or {}).get("finished"):
             self._mark_finished(progress)
-        if self.writer is not None:
-            self.writer.close()
+        self.log.close()
         return progress
-
-    def _snapshot(self, stage: BodyStage | FaceStage, name: str) -> tuple[dict, dict]:
-        """What the next stage starts from: this stage's final weights (no optimiser state)."""
-        modules = dict(stage.modules())
-        if isinstance(stage, FaceStage):
-            modules["generator"] = stage.body.generator
-        groups = {n: {k: v.detach().cpu() for k, v in m.state_dict().items()} for n, m in modules.items()}
-        return groups, {"stage": name}
 
     def _mark_finished(self, progress: Progress) -> None:
         """Record in the last checkpoint (which holds the final weights) that the run is complete."""
@@ -394,17 +334,9 @@ class Trainer:
         info["finished"] = True
         self.store.save(progress.total_step, groups, info)
 
-    def _to_device(self, stage: BodyStage | FaceStage) -> None:
-        for module in stage.modules().values():
-            module.to(self.device)
-        if isinstance(stage, FaceStage):
-            stage.body.generator.to(self.device)
-        else:
-            stage.generator.to(self.device)
-
-    def _run_stage(self, plan: StagePlan, stage: BodyStage | FaceStage, progress: Progress) -> None:
-        size = (stage.body if isinstance(stage, FaceStage) else stage).config.image_size
-        sampler = self.sampler.with_faces() if plan.name == "face" else self.sampler
+    def _run_stage(self, plan: StagePlan, stage: Stage, progress: Progress) -> None:
+        size = stage.config.image_size
+        sampler = self.sampler.with_faces() if stage.needs_faces else self.sampler
         total = plan.steps if plan.steps is not None else None
         bar = tqdm(
             total=total, initial=progress.stage_step, desc=plan.name, unit="step",
@@ -417,15 +349,11 @@ class Trainer:
             batch = resize_pair_batch(sampler.batch(progress.total_step, self.fit.batch_size), size).to(self.device)
             # Mixed precision on CUDA: bfloat16 keeps fp32's exponent range, so no loss scaling is needed.
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.fit.amp and self.device.type == "cuda"):
-                if isinstance(stage, FaceStage):
-                    losses = stage.step(batch, lr, discriminator_only=fraction < self.fit.face_d_warmup)
-                else:
-                    adversarial = fraction >= self.fit.gan_warmup or not self._can_warm_up()
-                    losses = stage.step(batch, lr, adversarial=adversarial)
+                losses = stage.train_step(batch, lr, fraction)
             progress.stage_step += 1
             progress.total_step += 1
             progress.stage_seconds += time.perf_counter() - started
-            self._log(plan.name, progress.total_step, losses)
+            self.log.scalars(plan.name, progress.total_step, losses)
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k.startswith(("g_", "face_g_"))}, refresh=False)
             if progress.stage_step % self.fit.sample_every == 0:

@@ -7,10 +7,14 @@ frame-by-frame pix2pixHD baseline of the paper's ablation.
 
 Face: the body generator is frozen; a face generator adds a residual to the face crop of frame t,
 judged by a face discriminator on [face label, face image].
+
+Both are a `Stage`: the fit loop (trainer/fit.py) builds, steps, samples, checkpoints and resumes
+them through that one interface, without asking which stage it holds.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,12 +24,16 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from shared.label.channels import IMAGE_NC
+from shared.model.checkpoint import load_module_state, load_optimizer_state
 from shared.model.compositing import composite
-from shared.model.face_residual import crop_faces, face_label_crops
-from shared.model.config import IMAGE_NC, ModelConfig
+from shared.model.config import ModelConfig
+from shared.model.face_residual import add_face_residual, crop_faces, face_label_crops
 from shared.model.networks import FaceGenerator, build_discriminator, build_face_discriminator
 from trainer.data import PairBatch
 from trainer.losses import LAMBDA_VGG, DiscriminatorLosses, GeneratorLosses, VGGLoss, feature_matching_loss, lsgan_loss
+
+Groups = dict[str, dict[str, Tensor]]  # a checkpoint's tensors: group name -> state dict
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,61 @@ def frozen(*modules: nn.Module | None) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-class BodyStage:
+class Stage(ABC):
+    """What the fit loop needs of a training stage, the body's and the face's alike.
+
+    A checkpoint of a stage holds `saved_modules()` (the networks it trains, and a frozen one it
+    builds on) and `optimizers()`; the next stage starts from `state()`.
+    """
+
+    config: ModelConfig  # the model at this stage's image size
+    needs_faces: bool  # trains only on pairs whose frame t has a face box
+    warmup: float  # share of the stage stepped in its warm-up mode (see each stage's `train_step`)
+
+    @abstractmethod
+    def modules(self) -> dict[str, nn.Module]:
+        """The networks this stage trains, by checkpoint group name."""
+
+    @abstractmethod
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimisers, by checkpoint group name."""
+
+    @abstractmethod
+    def start_from(self, previous: Groups) -> None:
+        """Begin from the previous stage's final weights (its `state()`)."""
+
+    @abstractmethod
+    def train_step(self, batch: PairBatch, lr: float, fraction: float) -> dict[str, float]:
+        """One update, `fraction` of the way through the stage (which decides the warm-up); the losses."""
+
+    @abstractmethod
+    def render(self, batch: PairBatch) -> Tensor:
+        """Frame t of each pair as this stage's model draws it (for the run's samples; call under no_grad)."""
+
+    def saved_modules(self) -> dict[str, nn.Module]:
+        """The networks a checkpoint of this stage holds."""
+        return self.modules()
+
+    def state(self) -> Groups:
+        """The saved networks' weights on the CPU."""
+        return {name: {k: v.detach().cpu() for k, v in module.state_dict().items()} for name, module in self.saved_modules().items()}
+
+    def restore(self, groups: Groups, info: dict) -> None:
+        """Resume exactly from a checkpoint of this stage (its tensors and info): weights and optimiser state."""
+        for name, module in self.saved_modules().items():
+            load_module_state(module, groups[name])
+        for name, optimizer in self.optimizers().items():
+            load_optimizer_state(optimizer, groups[name], info["optimizers"][name])
+
+    def to(self, device: torch.device) -> None:
+        for module in self.saved_modules().values():
+            module.to(device)
+
+
+class BodyStage(Stage):
     """Generator + frame discriminator (+ temporal discriminator) and their optimisers."""
+
+    needs_faces = False
 
     def __init__(
         self,
@@ -84,9 +145,11 @@ class BodyStage:
         lr: float,
         beta1: float,
         plate: Tensor | None = None,
+        warmup: float = 0.0,
     ) -> None:
         self.config = config
         self.generator = generator
+        self.warmup = warmup  # share of the stage trained on reconstruction only (see `step`)
         self.plate = plate  # (1, 3, H, W) in [-1, 1] at this stage's size; used when the generator composites
         # D sees all the conditioning the generator saw (label, and the warped exemplar when used) beside the image.
         frame_nc = config.generator.label_nc + IMAGE_NC
@@ -108,6 +171,17 @@ class BodyStage:
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"optimizer_g": self.optimizer_g, "optimizer_d": self.optimizer_d}
+
+    def start_from(self, previous: Groups) -> None:
+        """The local enhancer starts from the global stage's generator; the global stage comes first."""
+        if self.config.generator.n_local:
+            self.generator.load_global_state(previous["generator"])
+
+    def train_step(self, batch: PairBatch, lr: float, fraction: float) -> dict[str, float]:
+        return self.step(batch, lr, adversarial=fraction >= self.warmup)
+
+    def render(self, batch: PairBatch) -> Tensor:
+        return self.generate_pair(batch)[1]
 
     def generate(self, label: Tensor, prev: Tensor) -> Tensor:
         """One frame: the generator's output, composited over the plate when it outputs alpha."""
@@ -180,14 +254,18 @@ class BodyStage:
         return d_real, log
 
 
-class FaceStage:
+class FaceStage(Stage):
     """Face generator + face discriminator on the face crop of frame t; the body generator is frozen."""
 
+    needs_faces = True
+
     def __init__(
-        self, config: ModelConfig, body: BodyStage, weights: LossWeights, vgg: VGGLoss | None, lr: float, beta1: float
-    ) -> None:
+        self, config: ModelConfig, body: BodyStage, weights: LossWeights, vgg: VGGLoss | None, lr: float, beta1: float,
+        warmup: float = 0.0,
+    ) -> None:  # fmt: skip
         self.config = config
         self.body = body
+        self.warmup = warmup  # share of the stage that trains only the face discriminator (see `step`)
         self.face_generator = FaceGenerator(config.face)
         self.face_discriminator = build_face_discriminator(config.face)
         self.weights = weights
@@ -202,6 +280,20 @@ class FaceStage:
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"optimizer_face_g": self.optimizer_g, "optimizer_face_d": self.optimizer_d}
+
+    def saved_modules(self) -> dict[str, nn.Module]:
+        """The face networks, and the frozen body generator they refine (a run's final weights)."""
+        return {**self.modules(), "generator": self.body.generator}
+
+    def start_from(self, previous: Groups) -> None:
+        load_module_state(self.body.generator, previous["generator"])
+
+    def train_step(self, batch: PairBatch, lr: float, fraction: float) -> dict[str, float]:
+        return self.step(batch, lr, discriminator_only=fraction < self.warmup)
+
+    def render(self, batch: PairBatch) -> Tensor:
+        _, fake = self.body.generate_pair(batch)
+        return add_face_residual(fake, batch.label, batch.face_box, self.face_generator)
 
     def step(self, batch: PairBatch, lr: float, discriminator_only: bool = False) -> dict[str, float]:
         """`discriminator_only`: the paper's first face epochs train only the face discriminator."""

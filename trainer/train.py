@@ -12,6 +12,7 @@ import torch.distributed as dist
 
 from shared.errors import DanceError
 from shared.model.config import get_preset
+from shared.runtime.run_folder import RunFolder
 from trainer.dataset import MANIFEST_NAME, Dataset
 from trainer.fit import FitConfig, Trainer
 from trainer.prepare import PrepareConfig, prepare_dataset
@@ -30,7 +31,7 @@ def resolve_dataset(source: Path, run_dir: Path, fit: FitConfig, progress: bool 
     if source.is_dir() and (source / MANIFEST_NAME).exists():
         return source
     size = get_preset(fit.preset).image_size
-    folder, _ = prepare_dataset(source, run_dir / "dataset", PrepareConfig(size=size), progress=progress)
+    folder, _ = prepare_dataset(source, RunFolder(run_dir).dataset, PrepareConfig(size=size), progress=progress)
     return folder
 
 

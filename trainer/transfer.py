@@ -14,8 +14,10 @@ face), and then reads left and right swapped: each distance is the smaller of th
 the one with left and right exchanged, for the model's score and its shuffled floor alike, and the
 share of frames read mirrored is reported beside them.
 
-The source goes through exactly the steps live uses (shared/: tracker, calibrator, normalizer,
-label, feedback generator), calibrated over the whole clip first, as `dance-live --calibration`.
+The source goes through exactly the steps live uses (shared/: the tracker, then live's puppet
+step, shared/runtime/puppet.py), normalized as live normalizes it: from the first frame, adapting
+(`whole_clip`: by stats over the whole clip instead, as `dance-live --calibration` would, the old
+eval, kept for comparison).
 """
 
 from __future__ import annotations
@@ -29,33 +31,28 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from shared.normalize.calibrator import Calibrator, LiveNormalizer
 from shared.errors import DanceError
-from shared.pose.mediapipe_estimator import MediaPipeEstimator
-from shared.label.facebox import face_box
-from shared.label.geometry import umeyama
-from shared.label.exemplar import conditioner_for, torso_size
-from shared.runtime.feedback import FeedbackLoop
 from shared.io.tensors import tensor_to_image
-from shared.normalize.stats import NormalizationStats
-from shared.pose.person_lock import box_of, crop_region, offset_pose
-from shared.pose.keypoints import PoseFrame
-from shared.label.render import contact_sheet, overlay, render_label
-from shared.runtime.loading import Engine, TorchEngine
-from shared.pose.schema import BODY_SCHEMA
-from shared.pose.tracking import SourcePoseTracker, estimator_config
-from shared.runtime.trained import load_trained
 from shared.io.video import probe_video, read_frames
+from shared.label.geometry import umeyama
+from shared.label.render import contact_sheet, overlay, render_label
+from shared.normalize.calibrator import Calibrator
+from shared.normalize.stats import NormalizationStats
+from shared.pose.keypoints import PoseFrame, torso_size
+from shared.pose.mediapipe_estimator import MediaPipeEstimator
+from shared.pose.person_lock import box_of, crop_region, offset_pose
+from shared.pose.schema import MAIN_JOINTS, Joint
+from shared.pose.tracking import SourcePoseTracker, estimator_config
+from shared.runtime.engine import Engine
+from shared.runtime.puppet import PuppetStep
+from shared.runtime.torch_engine import TorchEngine
+from shared.runtime.trained import load_trained
 from trainer.data import Split
 from trainer.dataset import Dataset
 from trainer.evaluate import generate_sequence, held_out_conditioning
 from trainer.metrics import format_cell, text_table
 
-BODY_JOINT_NAMES = (
-    "nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
-BODY_JOINTS = np.array([BODY_SCHEMA.index(n) for n in BODY_JOINT_NAMES])
+BODY_JOINTS = np.array(MAIN_JOINTS)  # what poses are compared by
 MIN_JOINTS = 4  # fewer body joints seen in both poses: the frame counts as not found
 # A detection whose centre lies farther than this (in driving torso heights) from the driving pose's
 # is somebody else, e.g. a bystander standing in the background plate: it counts as not found.
@@ -64,14 +61,7 @@ MAX_CENTRE_OFFSET = 1.0
 REGION_MARGIN = 0.25  # the detection region: the driving pose's box grown by this share of its size on each side
 
 
-def _counterpart(name: str) -> str:
-    for side, other in (("left_", "right_"), ("right_", "left_")):
-        if name.startswith(side):
-            return other + name[len(side) :]
-    return name
-
-
-MIRRORED = np.array([BODY_SCHEMA.index(_counterpart(n)) for n in BODY_SCHEMA.joint_names])  # joint -> its other-side twin
+MIRRORED = np.array([joint.mirrored for joint in Joint])  # joint -> its other-side twin
 DEFAULT_MAX_FRAMES = 300
 SHEET_ROWS = 6
 THUMB_HEIGHT = 160  # source frames kept for the contact sheet at this height (the sheet's cell height)
@@ -253,20 +243,17 @@ class Puppeteered:
     outputs: list[np.ndarray]  # HxWx3 uint8 RGB, as live shows them
 
 
-def puppeteer(engine: Engine, source: TrackedSource, stats: NormalizationStats, progress: bool = True) -> Puppeteered:
-    """Normalize, draw and generate each frame with live's rules (zeros first, hold while nobody is seen)."""
-    label_size = tuple(engine.info.image_size)
-    normalizer = LiveNormalizer(engine.info.norm_stats, stats)
-    feedback = FeedbackLoop(engine)
-    conditioner = conditioner_for(engine.info.exemplars)
+def puppeteer(engine: Engine, source: TrackedSource, stats: NormalizationStats | None = None,
+              progress: bool = True) -> Puppeteered:
+    """Each frame through live's puppet step (zeros first, hold while nobody is seen): normalized as
+    live does without a calibration file, or with fixed `stats` (from calibrate_source: full-body
+    mode, the source was calibrated with its legs)."""
+    step = PuppetStep(engine, stats, full_body=stats is not None)
     result = Puppeteered([], [], [])
     for index, pose in enumerate(tqdm(source.poses, desc=f"{source.name}: generating", unit="frame", disable=not progress)):
-        driving = normalizer(pose, index / source.fps)
-        label = render_label(driving, label_size)
-        box = face_box(driving, label_size, engine.info.face_box_size) if driving.present else None
-        generated = feedback(conditioner(driving, label), box, driving.present)
-        result.driving.append(driving)
-        result.labels.append(label)
+        labelled, generated = step(pose, index / source.fps)
+        result.driving.append(labelled.pose)
+        result.labels.append(labelled.label)
         result.outputs.append(generated.image)
     return result
 
@@ -317,14 +304,14 @@ def transfer_sheet(source: TrackedSource, run: Puppeteered, detected: list[PoseF
 
 
 def transfer_source(engine: Engine, path: Path, max_frames: int = DEFAULT_MAX_FRAMES,
-                    progress: bool = True) -> tuple[PoseScore, np.ndarray]:
+                    progress: bool = True, whole_clip: bool = False) -> tuple[PoseScore, np.ndarray]:
     """Puppeteer the engine's run with one source video: its score and contact sheet."""
     schema_tag, label_size = engine.info.schema_tag, tuple(engine.info.image_size)
     source = track_source(path, schema_tag, label_size, max_frames, progress)
     if not source.poses:
         raise DanceError(f"{path}: has no video frames")
     engine.set_plate(None)
-    run = puppeteer(engine, source, calibrate_source(source, label_size), progress)
+    run = puppeteer(engine, source, calibrate_source(source, label_size) if whole_clip else None, progress)
     regions = [region_around(pose, label_size) for pose in run.driving]
     detected = detect_poses(run.outputs, schema_tag, f"{path.name}: output poses", progress, regions)
     score = score_poses(detected, run.driving)
@@ -332,7 +319,7 @@ def transfer_source(engine: Engine, path: Path, max_frames: int = DEFAULT_MAX_FR
 
 
 def evaluate_transfer(run_dir: Path, sources: Sequence[Path], max_frames: int = DEFAULT_MAX_FRAMES,
-                      progress: bool = True) -> dict[str, PoseScore]:
+                      progress: bool = True, whole_clip: bool = False) -> dict[str, PoseScore]:
     """Each source's score, keyed by file name; writes RUN/transfer_<stem>.png per source."""
     names = [Path(s).name for s in sources]
     if len(set(names)) != len(names):
@@ -344,7 +331,7 @@ def evaluate_transfer(run_dir: Path, sources: Sequence[Path], max_frames: int = 
     engine = TorchEngine(load_trained(run_dir))
     scores = {}
     for path in map(Path, sources):
-        scores[path.name], sheet = transfer_source(engine, path, max_frames, progress)
+        scores[path.name], sheet = transfer_source(engine, path, max_frames, progress, whole_clip)
         cv2.imwrite(str(Path(run_dir) / f"transfer_{path.stem}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     return scores
 

@@ -16,27 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.sdp import SessionDescription
-from torch import Tensor
 
 from live.background import Background
 from live.capture import FrameSource
-from live.pipeline import LivePipeline, OutputFrame, PipelineConfig, Sink
+from live.pipeline import LivePipeline, PipelineConfig, Sink
+from live.runner import PipelineRunner, stats_with_progress
+from live.serialized_engine import SerializedEngine
 from live.server.tracks import BrowserFrameSource, HandoffTrack, drain_track, pump_track
-from live.sinks import BorrowedSink, HandoffSink
-from live.slots import LatestFrame
 from shared.normalize.stats import NormalizationStats
-from shared.runtime.loading import Engine
-from shared.io.video import probe_video, read_frames
+from shared.runtime.engine import Engine
 
 MODES = ("viewer", "mirror")
 CONNECT_TIMEOUT_S = 20.0  # a peer that has not connected by then is closed (it holds a peer slot)
@@ -51,105 +47,6 @@ class ServerBusy(Exception):
     """All peer slots are taken (HTTP 503)."""
 
 
-class SerializedEngine:
-    """One engine shared by several pipelines, one call at a time: TensorRT contexts and ONNX
-    Runtime IO bindings are not re-entrant, and on a CPU parallel calls only fight over the same
-    cores."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.info = engine.info
-        self.backend = engine.backend
-        self._lock = threading.Lock()
-
-    def body(self, label: Tensor, prev: Tensor) -> Tensor:
-        with self._lock:
-            return self.engine.body(label, prev)
-
-    def add_face(self, frame: Tensor, label: Tensor, face_box: Tensor) -> Tensor:
-        with self._lock:
-            return self.engine.add_face(frame, label, face_box)
-
-    def set_plate(self, plate: np.ndarray | None) -> None:
-        with self._lock:
-            self.engine.set_plate(plate)
-
-
-class LoopingVideoSource:
-    """A video file played over and over, so viewers always have something to watch."""
-
-    live = False  # the pipeline paces it at its fps (PipelineConfig.pace_fps)
-
-    def __init__(self, path: str | Path) -> None:
-        info = probe_video(path)  # a DanceError for anything that is not a video
-        self.path = Path(path)
-        self.name = self.path.name
-        self.fps = info.fps
-        self._size = info.size
-        self._frames = read_frames(self.path)
-        self._empty = False
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def finished(self) -> bool:
-        return self._empty
-
-    def read(self) -> np.ndarray | None:
-        frame = next(self._frames, None)
-        if frame is None:
-            self._frames = read_frames(self.path)
-            frame = next(self._frames, None)
-            self._empty = frame is None
-        return frame
-
-    def reopen(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        self._frames.close()
-
-
-class PipelineRunner:
-    """One LivePipeline on its own thread, publishing every output to `handoff` (and writing it to
-    `sinks`, which outlive the run: their owner closes them)."""
-
-    def __init__(self, pipeline: LivePipeline, name: str, on_done: Callable[[BaseException | None], None] | None = None,
-                 sinks: tuple[Sink, ...] = ()) -> None:
-        self.pipeline = pipeline
-        self.sinks = sinks
-        self.handoff: LatestFrame[OutputFrame] = LatestFrame()
-        self.error: BaseException | None = None
-        self._on_done = on_done
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.pipeline.run([HandoffSink(self.handoff), *(BorrowedSink(sink) for sink in self.sinks)])
-        except BaseException as err:  # noqa: BLE001 - reported through on_done, never crashes the server
-            self.error = err
-        finally:
-            self.handoff.close()
-            if self._on_done is not None:
-                self._on_done(self.error)
-
-    @property
-    def done(self) -> bool:
-        return self._thread.ident is not None and not self._thread.is_alive()
-
-    def stop(self) -> None:
-        self.pipeline.stop()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
-
-
 @dataclass(frozen=True)
 class SessionSettings:
     max_peers: int = 4
@@ -159,12 +56,6 @@ class SessionSettings:
     # The viewer pipeline also writes here (e.g. a virtual camera); with any, it runs from the
     # server's start to its end, viewers or not. The caller owns (closes) them.
     sinks: tuple[Sink, ...] = ()
-
-
-def _stats_with_progress(pipeline: LivePipeline) -> dict:
-    stats = pipeline.stats.as_dict()
-    stats["calibrating"] = pipeline.normalizer.progress if pipeline.normalizer.calibrating else None
-    return stats
 
 
 class ViewerHub:
@@ -278,7 +169,7 @@ class ViewerHub:
         return self._track
 
     def stats(self) -> dict | None:
-        return None if self._last is None else _stats_with_progress(self._last)
+        return None if self._last is None else stats_with_progress(self._last)
 
 
 @dataclass
@@ -296,7 +187,7 @@ class Session:
         data: dict = {"id": self.id, "kind": self.kind, "state": self.pc.connectionState,
                       "age_s": time.monotonic() - self.created}
         if self.kind == "mirror" and self.runner is not None and self.source is not None:
-            data["stats"] = _stats_with_progress(self.runner.pipeline)
+            data["stats"] = stats_with_progress(self.runner.pipeline)
             data["frames_received"] = self.source.frames_received
             data["source_size"] = self.source.last_size
         else:

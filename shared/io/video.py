@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from shared.errors import DanceError
+from shared.io.audio import SourceAudio, add_soundtrack
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,12 @@ class VideoWriter:
         self._encoder.write(np.ascontiguousarray(frame, dtype=np.uint8))
         self.frames_written += 1
 
-    def close(self) -> None:
+    def close(self, audio: SourceAudio | None = None) -> None:
         """Finalize the file under its name; with no frame written no file appears (there is no
-        video to keep, and the encoder may not have created its partial file yet)."""
+        video to keep, and the encoder may not have created its partial file yet).
+
+        With `audio`, that soundtrack is muxed beside the frames, cut to their length (a source
+        without audio gives video only); still under the temporary name until it is done."""
         if self._encoder is None:
             return
         encoder, self._encoder = self._encoder, None
@@ -185,7 +189,11 @@ class VideoWriter:
         if self.frames_written == 0:
             self._partial.unlink(missing_ok=True)
             return
-        os.replace(self._partial, self.path)
+        try:
+            if audio is not None:  # a soundtrack that fails to mux is reported, the video kept
+                add_soundtrack(self._partial, audio, self._partial.with_name(f"{self._partial.stem}.audio{self._partial.suffix}"))
+        finally:
+            os.replace(self._partial, self.path)
 
     def __enter__(self) -> VideoWriter:
         return self

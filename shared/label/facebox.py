@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from shared.pose.keypoints import PoseFrame, PoseSequence
+from shared.pose.schema import EARS, Joint
 
 PAPER_FACE_SIZE = 128  # pixels at the paper's 1024x512 labels
 PAPER_HEIGHT = 512
@@ -93,11 +94,11 @@ def face_box_size(image_size: tuple[int, int]) -> int:
     return size
 
 
-def _head_centre(keypoints: np.ndarray, valid: np.ndarray, nose: int, ears: tuple[int, int]) -> np.ndarray | None:
+def _head_centre(keypoints: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
     ok = valid & np.isfinite(keypoints).all(axis=-1)
-    if ok[nose]:
-        return keypoints[nose]
-    seen = [e for e in ears if ok[e]]
+    if ok[Joint.NOSE]:
+        return keypoints[Joint.NOSE]
+    seen = [e for e in EARS if ok[e]]
     if not seen:
         return None
     return keypoints[seen].mean(axis=0)
@@ -123,13 +124,7 @@ def face_box(pose: PoseFrame, image_size: tuple[int, int], size: int | None = No
     seen); None when no head point was seen. size defaults to `face_box_size(image_size)`."""
     image_size = (int(image_size[0]), int(image_size[1]))
     side = _checked_size(image_size, size)
-    schema = pose.schema
-    centre = _head_centre(
-        np.asarray(pose.keypoints, np.float64),
-        np.asarray(pose.valid, bool),
-        schema.index("nose"),
-        (schema.index("left_ear"), schema.index("right_ear")),
-    )
+    centre = _head_centre(np.asarray(pose.keypoints, np.float64), np.asarray(pose.valid, bool))
     return None if centre is None else _place(centre, side, image_size)
 
 

@@ -11,8 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-IMAGE_NC = 3  # RGB
-EXEMPLAR_NC = 4  # a warped exemplar beside the label: RGB + its mask (shared/label/exemplar.py)
+from shared.label.channels import EXEMPLAR_NC, IMAGE_NC
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class GeneratorConfig:
     local_blocks: int = 3
     n_local: int = 0  # 0 = global generator only, 1 = one local enhancer
     composite: bool = False  # output RGB + alpha (the compositing itself lives in the trainer)
-    exemplar: bool = False  # the label carries a warped exemplar (EXEMPLAR_NC more channels; shared/label/exemplar.py)
+    exemplar: bool = False  # the label carries a warped exemplar (EXEMPLAR_NC more channels; shared/label/exemplar/)
 
     def __post_init__(self) -> None:
         for name in ("input_nc", "ngf", "n_downsample", "n_blocks", "local_ngf", "local_blocks"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from shared.model.config import IMAGE_NC
+from shared.label.channels import IMAGE_NC
 
 
 def crop_faces(images: Tensor, boxes: Tensor) -> Tensor:

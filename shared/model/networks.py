@@ -15,7 +15,8 @@ from torch import Tensor, nn
 
 from shared.model.compositing import init_alpha_near_zero
 from shared.errors import DanceError
-from shared.model.config import IMAGE_NC, DiscriminatorConfig, FaceConfig, GeneratorConfig
+from shared.label.channels import IMAGE_NC
+from shared.model.config import DiscriminatorConfig, FaceConfig, GeneratorConfig
 
 INIT_STD = 0.02  # pix2pixHD / DCGAN convolution init
 FACE_RESIDUAL_INIT_STD = 1e-3  # see FaceGenerator

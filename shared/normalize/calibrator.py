@@ -1,12 +1,12 @@
-"""The source's normalization statistics, learnt from its first seconds of poses.
+"""The source's normalization statistics over a stretch of its poses, and live's normalizer.
 
 Global pose normalization needs the source dancer's floor lines and body heights, measured in the
-same pixel frame as the target's (the model's label frame). Live, they are gathered from the first
-few seconds of poses, while the output shows the un-normalized pose; a person who is not fully in
-view then keeps it calibrating until they are, unless upper-body mode is allowed: a source whose
-legs are missing for the whole window (a desk webcam) is then measured by shoulders and head
-(shared/normalize/upper_body.py) and drives the target's upper body over its own standing legs. In shared/ because the trainer's eval calibrates a
-source video with the same rules as live.
+same pixel frame as the target's (the model's label frame). `Calibrator` gathers them over a
+video's first seconds (`dance-live calibrate`, and the eval's `--calibrate-whole-clip`); a person
+who is not fully in view keeps it waiting until they are. `LiveNormalizer` is what live and the
+eval run per frame: those stats fixed, or, without them, normalization adapting from the first
+frame (shared/normalize/adaptive.py), which also drives only the upper body of a source whose
+legs are not in view (a desk webcam).
 """
 
 from __future__ import annotations
@@ -16,17 +16,12 @@ from collections import deque
 import numpy as np
 
 from shared.errors import DanceError
+from shared.normalize.adaptive import AdaptiveNormalizer
 from shared.normalize.stats import NormalizationStats, PoseNormalizer, compute_stats
 from shared.pose.keypoints import PoseFrame, PoseSequence
-from shared.normalize.upper_body import (
-    UpperBodyNormalizer,
-    UpperBodyStats,
-    legs_missing,
-    upper_body_stats,
-)
 
 DEFAULT_SECONDS = 3.0
-FLOOR_JUMP_SECONDS = 1.0  # feet outside the target's floor band this long: the source's floor moved, recalibrate
+FLOOR_JUMP_SECONDS = 1.0  # feet outside the target's floor band this long: the fixed floor no longer fits, adapt
 
 
 def seen_in_frame(seq: PoseSequence) -> PoseSequence:
@@ -47,12 +42,11 @@ class Calibrator:
     going over a sliding window of the last `seconds` until they can.
     """
 
-    def __init__(self, label_size: tuple[int, int], seconds: float = DEFAULT_SECONDS, upper_body: bool = False) -> None:
+    def __init__(self, label_size: tuple[int, int], seconds: float = DEFAULT_SECONDS) -> None:
         if seconds <= 0:
             raise DanceError(f"calibration needs a positive duration, got {seconds:g} s")
         self.label_size = (int(label_size[0]), int(label_size[1]))
         self.seconds = seconds
-        self.upper_body = upper_body  # a window without legs gives UpperBodyStats instead of waiting
         self._poses: deque[tuple[float, PoseFrame]] = deque()
         self._start: float | None = None
         self._elapsed = 0.0
@@ -62,21 +56,15 @@ class Calibrator:
         """Fraction of the calibration time gathered so far (stays near 1 while waiting for a full view)."""
         return min(self._elapsed / self.seconds, 1.0)
 
-    def _stats(self) -> NormalizationStats | UpperBodyStats | None:
+    def _stats(self) -> NormalizationStats | None:
         frames = [pose for _, pose in self._poses]
         seq = seen_in_frame(PoseSequence.from_frames(frames, self.label_size, 30.0, frames[0].schema))
-        if self.upper_body and legs_missing(seq):
-            # First: a desk view where a few frames show (guessed) ankles is still a desk view.
-            try:
-                return upper_body_stats(seq)
-            except DanceError:
-                return None
         try:
             return compute_stats(seq)
         except DanceError:
             return None
 
-    def add(self, pose: PoseFrame, media_time: float) -> NormalizationStats | UpperBodyStats | None:
+    def add(self, pose: PoseFrame, media_time: float) -> NormalizationStats | None:
         """Feed one frame's pose; returns the stats once the calibration time has passed."""
         if self._start is None:
             self._start = media_time
@@ -90,7 +78,7 @@ class Calibrator:
         self._poses.append((media_time, pose))
         return None
 
-    def finish(self) -> NormalizationStats | UpperBodyStats:
+    def finish(self) -> NormalizationStats:
         """The stats from everything gathered (a video shorter than the calibration time)."""
         stats = self._stats() if self._poses else None
         if stats is None:
@@ -102,72 +90,81 @@ class Calibrator:
 
 
 class LiveNormalizer:
-    """Normalizes each label-frame pose onto the target; calibrates first when it has no source stats.
+    """Normalizes each label-frame pose onto the target, from the first frame that shows a person.
 
-    With the target's standing pose (`target_pose`) and not `full_body`, a source calibrated
-    without legs switches to upper-body mode."""
+    Without source stats it adapts (shared/normalize/adaptive.py); with them (a calibration file)
+    they are fixed, until the feet sit outside the target's floor band for FLOOR_JUMP_SECONDS on
+    end: the source's floor moved, and it adapts from then on. With the target's standing pose
+    (`target_pose`) and not `full_body`, a source without legs drives the upper body only."""
 
     def __init__(
         self,
         target: NormalizationStats,
         source: NormalizationStats | None = None,
-        seconds: float = DEFAULT_SECONDS,
         target_pose: PoseFrame | None = None,
         full_body: bool = False,
     ) -> None:
         self.target = target
-        self.seconds = seconds
         self.target_pose = target_pose
         self.upper_body_allowed = target_pose is not None and not full_body
-        self.source: NormalizationStats | UpperBodyStats | None = None
-        self._normalizer: PoseNormalizer | UpperBodyNormalizer | None = None
-        self._calibrator: Calibrator | None = None
+        self.source: NormalizationStats | None = None  # the fixed stats; None while adapting
+        self._fixed: PoseNormalizer | None = None
+        self._adaptive = AdaptiveNormalizer(target, target_pose, self.upper_body_allowed)
         self._off_floor_since: float | None = None
-        if source is None:
-            self.recalibrate()
-        else:
+        self._unmeasured = False
+        if source is not None:
             self.use(source)
 
     @property
+    def adaptive(self) -> bool:
+        return self._fixed is None
+
+    @property
     def calibrating(self) -> bool:
-        return self._normalizer is None
+        """The last frame showed a person who could not be measured yet, so it passed un-normalized
+        (only for a target without a standing pose, until a frame shows head and feet)."""
+        return self._unmeasured
 
     @property
     def progress(self) -> float:
-        return 1.0 if self._calibrator is None else self._calibrator.progress
+        """For the HUDs' calibration line: 0 while `calibrating`, else 1 (there is no learning time)."""
+        return 0.0 if self._unmeasured else 1.0
 
     @property
     def mode(self) -> str | None:
-        """"full body" or "upper body" once calibrated (for the start line and the HUD), else None."""
-        if self._normalizer is None:
+        """"full body" or "upper body" once normalizing, else None."""
+        if self._fixed is not None:
+            return "full body"
+        if not self._adaptive.ready:
             return None
-        return "upper body" if isinstance(self._normalizer, UpperBodyNormalizer) else "full body"
+        return "upper body" if self._adaptive.upper_body else "full body"
 
-    def use(self, source: NormalizationStats | UpperBodyStats) -> None:
+    def describe(self) -> str:
+        """Which normalization is in use, for the start line and the HUD."""
+        how = "adaptive from the first frame" if self._fixed is None else "fixed from the calibration file"
+        mode = self.mode
+        return how if mode is None else f"{how}, {mode}"
+
+    def use(self, source: NormalizationStats) -> None:
+        """Fix the source's stats (no adapting)."""
+        self._fixed = PoseNormalizer(source, self.target)  # refuses stats for another label size
         self.source = source
-        if isinstance(source, UpperBodyStats):
-            if self.target_pose is None:
-                raise DanceError("upper-body calibration needs the target's standing pose")
-            self._normalizer = UpperBodyNormalizer(source, self.target_pose)
-        else:
-            self._normalizer = PoseNormalizer(source, self.target)  # refuses stats for another label size
-        self._calibrator = None
+        self._off_floor_since = None
 
     def recalibrate(self) -> None:
-        """Forget the source stats and learn them again from the coming frames."""
-        self._normalizer = None
+        """Forget the source: adapt again from the next frame with a person (fixed stats are dropped)."""
+        self._fixed = None
+        self.source = None
         self._off_floor_since = None
-        self._calibrator = Calibrator(self.target.image_size, self.seconds, upper_body=self.upper_body_allowed)
+        self._adaptive.reset()
 
     def __call__(self, pose: PoseFrame, media_time: float) -> PoseFrame:
-        if self._calibrator is not None:
-            stats = self._calibrator.add(pose, media_time)
-            if stats is not None:
-                self.use(stats)
-        if self._normalizer is None:
-            return pose  # un-normalized while calibrating
-        out = self._normalizer(pose)
-        if isinstance(self._normalizer, PoseNormalizer) and self._floor_jumped(self._normalizer.clamped, media_time):
+        if self._fixed is None:
+            out = self._adaptive(pose, media_time)
+            self._unmeasured = pose.present and not self._adaptive.ready
+            return out
+        out = self._fixed(pose)
+        if self._floor_jumped(self._fixed.clamped, media_time):
             self.recalibrate()
         return out
 

@@ -42,13 +42,10 @@ import numpy as np
 
 from shared.errors import DanceError
 from shared.pose.keypoints import PoseFrame, PoseSequence
-from shared.pose.schema import BODY_SCHEMA, SkeletonSchema
+from shared.pose.schema import ANKLES, BODY_SCHEMA, Joint, SkeletonSchema
 
-# The body part of both schemas is MediaPipe Pose, so these indices hold for either.
-LEFT_ANKLE = BODY_SCHEMA.index("left_ankle")
-RIGHT_ANKLE = BODY_SCHEMA.index("right_ankle")
-NOSE = BODY_SCHEMA.index("nose")
-HEAD_FALLBACK = tuple(BODY_SCHEMA.index(n) for n in ("left_eye", "right_eye", "left_ear", "right_ear"))
+# The body part of both schemas is MediaPipe Pose, so `Joint` indexes either.
+HEAD_FALLBACK = (Joint.LEFT_EYE, Joint.RIGHT_EYE, Joint.LEFT_EAR, Joint.RIGHT_EAR)  # the head's height when the nose is not seen
 
 MIN_STATS_FRAMES = 2  # frames with ankles and a head needed to describe a video
 FAR_WINDOW = 0.5  # far line: 0 < med - a < FAR_WINDOW * (max - med)
@@ -135,8 +132,8 @@ class NormalizationStats:
 
 def _lower_ankle_y(keypoints: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(...,) y of the lower (larger-y) valid ankle; NaN where neither ankle was seen."""
-    left = np.where(valid[..., LEFT_ANKLE], keypoints[..., LEFT_ANKLE, 1], np.nan)
-    right = np.where(valid[..., RIGHT_ANKLE], keypoints[..., RIGHT_ANKLE, 1], np.nan)
+    left = np.where(valid[..., Joint.LEFT_ANKLE], keypoints[..., Joint.LEFT_ANKLE, 1], np.nan)
+    right = np.where(valid[..., Joint.RIGHT_ANKLE], keypoints[..., Joint.RIGHT_ANKLE, 1], np.nan)
     return np.fmax(left, right)  # fmax ignores a single NaN
 
 
@@ -165,8 +162,8 @@ def compute_stats(seq: PoseSequence) -> NormalizationStats:
     the frames on that one floor line, so height_close == height_far and the scale is constant."""
     kp = seq.keypoints.astype(np.float64)
     ankle = _lower_ankle_y(kp, seq.valid)
-    mean_ankle = _mean_valid_y(kp, seq.valid, (LEFT_ANKLE, RIGHT_ANKLE))
-    head = np.where(seq.valid[:, NOSE], kp[:, NOSE, 1], _mean_valid_y(kp, seq.valid, HEAD_FALLBACK))
+    mean_ankle = _mean_valid_y(kp, seq.valid, ANKLES)
+    head = np.where(seq.valid[:, Joint.NOSE], kp[:, Joint.NOSE, 1], _mean_valid_y(kp, seq.valid, HEAD_FALLBACK))
     height = mean_ankle - head
     usable = np.isfinite(ankle) & np.isfinite(height) & (height > 0)
     if usable.sum() < MIN_STATS_FRAMES:

@@ -16,13 +16,7 @@ import numpy as np
 
 from shared.errors import DanceError
 from shared.pose.keypoints import PoseFrame, PoseSequence
-from shared.pose.schema import BODY_SCHEMA
-
-LEFT_SHOULDER = BODY_SCHEMA.index("left_shoulder")
-RIGHT_SHOULDER = BODY_SCHEMA.index("right_shoulder")
-NOSE = BODY_SCHEMA.index("nose")
-LOWER_BODY = tuple(range(BODY_SCHEMA.index("left_hip"), BODY_SCHEMA.index("right_foot_index") + 1))
-ANKLES = (BODY_SCHEMA.index("left_ankle"), BODY_SCHEMA.index("right_ankle"))
+from shared.pose.schema import ANKLES, LOWER_BODY, Joint
 
 MAX_LEG_SHARE = 0.2  # upper-body mode when an ankle is seen in fewer of the frames with shoulders
 MIN_FRAMES = 2  # frames with both shoulders and the nose needed to describe a source
@@ -40,11 +34,11 @@ class UpperBodyStats:
 
 def _measures(keypoints: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per frame: usable (both shoulders and nose), shoulder width, head size, mid-shoulder."""
-    usable = valid[:, LEFT_SHOULDER] & valid[:, RIGHT_SHOULDER] & valid[:, NOSE]
-    left, right = keypoints[:, LEFT_SHOULDER].astype(np.float64), keypoints[:, RIGHT_SHOULDER].astype(np.float64)
+    usable = valid[:, Joint.LEFT_SHOULDER] & valid[:, Joint.RIGHT_SHOULDER] & valid[:, Joint.NOSE]
+    left, right = keypoints[:, Joint.LEFT_SHOULDER].astype(np.float64), keypoints[:, Joint.RIGHT_SHOULDER].astype(np.float64)
     centre = (left + right) / 2
     width = np.linalg.norm(left - right, axis=-1)
-    head = np.linalg.norm(keypoints[:, NOSE].astype(np.float64) - centre, axis=-1)
+    head = np.linalg.norm(keypoints[:, Joint.NOSE].astype(np.float64) - centre, axis=-1)
     return usable, width, head, centre
 
 
@@ -96,12 +90,17 @@ class UpperBodyNormalizer:
     hips and legs held at the target's standing pose."""
 
     def __init__(self, source: UpperBodyStats, target_pose: PoseFrame) -> None:
-        target = upper_body_stats(PoseSequence.from_frames([target_pose] * MIN_FRAMES, (1, 1), 30.0, target_pose.schema))
+        self.target = upper_body_stats(PoseSequence.from_frames([target_pose] * MIN_FRAMES, (1, 1), 30.0, target_pose.schema))
+        self.legs = np.asarray(LOWER_BODY)
+        self.target_pose = target_pose
+        self.fit(source)
+
+    def fit(self, source: UpperBodyStats) -> None:
+        """Map from these source stats on (the adaptive normalizer refits as its estimate moves)."""
+        target = self.target
         # geometric mean of the two ratios: shoulders turn, heads nod; neither alone is steady
         self.scale = float(np.sqrt(target.shoulder_width / source.shoulder_width * target.head_size / source.head_size))
         self.offset = np.asarray(target.shoulder_centre) - self.scale * np.asarray(source.shoulder_centre)
-        self.legs = np.asarray(LOWER_BODY)
-        self.target_pose = target_pose
 
     def __call__(self, frame: PoseFrame) -> PoseFrame:
         if not frame.present:

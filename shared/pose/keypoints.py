@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.errors import DanceError
-from shared.pose.schema import SkeletonSchema, get_schema
+from shared.pose.schema import HIPS, SHOULDERS, TORSO, SkeletonSchema, get_schema
 
 
 @dataclass
@@ -45,6 +45,20 @@ class PoseFrame:
     def point(self, index: int) -> np.ndarray | None:
         """The joint's (x, y), or None when it was not seen."""
         return self.keypoints[index] if self.valid[index] else None
+
+
+_TORSO_ENDS = np.array(SHOULDERS + HIPS)  # as an index array: the fastest fancy index
+
+
+def torso_size(keypoints: np.ndarray, valid: np.ndarray) -> float | None:
+    """Mid-shoulder to mid-hip distance in pixels, or None without both shoulders and hips: the
+    body's own scale, wherever poses are compared or moved (exemplars, the person lock, the eval)."""
+    if not all(valid[j] for j in TORSO):
+        return None
+    points = keypoints[_TORSO_ENDS].astype(np.float64)
+    gap = (points[0] + points[1]) / 2 - (points[2] + points[3]) / 2
+    size = float(np.sqrt(gap.dot(gap)))  # np.linalg.norm's arithmetic without its overhead: live calls this twice a frame
+    return size if size > 1e-6 else None
 
 
 @dataclass

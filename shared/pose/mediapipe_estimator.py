@@ -6,7 +6,6 @@ and `model_complexity=1` is the only setting that does not try to download anoth
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -20,10 +19,6 @@ from shared.pose.keypoints import PoseFrame, PoseSequence
 from shared.io.quiet import native_stderr_silenced
 from shared.pose.schema import BODY_SCHEMA, HOLISTIC_SCHEMA, POSE_LANDMARK_NAMES, SkeletonSchema
 from shared.io.video import probe_video, read_frames
-
-# MediaPipe's native logging floods stderr with per-graph INFO/WARNING lines; keep errors only.
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODEL_COMPLEXITY = 1  # 0 and 2 need models the wheel does not ship
 
@@ -47,12 +42,18 @@ class MediaPipeEstimator:
 
     Tracking mode reuses the previous frame's body region, so frames must come in order from one
     video or camera; make a new estimator (or call `reset`) for a new stream.
+
+    MediaPipe's native log lines are silenced where they are written (shared/io/quiet.py): each
+    graph logs as its calculators open, on the graph's own threads after the constructor returns
+    (TensorFlow Lite's "Created ... XNNPACK delegate", absl's "inference_feedback_manager"
+    warnings), and the process logs once more in the call that first finds a person
+    ("landmark_projection_calculator").
     """
 
     def __init__(self, config: EstimatorConfig | None = None) -> None:
         self.config = config or EstimatorConfig()
         self._solution = self._create()
-        self._warmed_up = False
+        self._seen_person = False  # until then every call may be the one that logs
         # the last estimate's 33 body landmarks in pixels, seen or not (MediaPipe places the
         # unseen ones too): where a follower starts from (shared/pose/onnx_follower.py); None for nobody
         self.body_points: np.ndarray | None = None
@@ -70,8 +71,11 @@ class MediaPipeEstimator:
         )
         with native_stderr_silenced():
             if self.config.holistic:
-                return mp.solutions.holistic.Holistic(enable_segmentation=self.config.segmentation, **options)
-            return mp.solutions.pose.Pose(enable_segmentation=self.config.segmentation, **options)
+                solution = mp.solutions.holistic.Holistic(enable_segmentation=self.config.segmentation, **options)
+            else:
+                solution = mp.solutions.pose.Pose(enable_segmentation=self.config.segmentation, **options)
+            solution._graph.wait_until_idle()  # the calculators open (and log) on the graph's threads: wait for them here
+        return solution
 
     def reset(self) -> None:
         self.close()
@@ -83,12 +87,12 @@ class MediaPipeEstimator:
     def estimate(self, frame_rgb: np.ndarray) -> tuple[PoseFrame, np.ndarray | None]:
         """The pose and, with `segmentation`, the person mask (HxW float32 in [0, 1]; zeros when nobody is seen)."""
         height, width = frame_rgb.shape[:2]
-        if self._warmed_up:
+        if self._seen_person:
             result = self._solution.process(np.ascontiguousarray(frame_rgb))
         else:
-            with native_stderr_silenced():  # MediaPipe logs its graph set-up on the first frame
+            with native_stderr_silenced():  # the first person found logs a line (once per process)
                 result = self._solution.process(np.ascontiguousarray(frame_rgb))
-            self._warmed_up = True
+            self._seen_person = result.pose_landmarks is not None
         mask = None
         if self.config.segmentation:
             found = getattr(result, "segmentation_mask", None)

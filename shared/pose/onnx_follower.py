@@ -33,13 +33,12 @@ import onnxruntime as ort
 from shared.errors import DanceError
 from shared.pose.keypoints import PoseFrame
 from shared.io.onnxruntime_options import session_options
-from shared.pose.schema import BODY_SCHEMA, POSE_LANDMARK_NAMES
+from shared.pose.schema import BODY_SCHEMA, POSE_LANDMARK_NAMES, Joint
 from shared.pose.tflite_onnx import tflite_to_onnx
 
 INPUT_SIDE = 256  # the landmark model's input, pixels
 NUM_POINTS = 39  # 33 landmarks, then 2 auxiliary (body centre, body extent) and 4 unused
 CENTRE, EXTENT = 33, 34
-LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24
 ROI_SCALE = 1.25  # MediaPipe's PoseLandmarksToRoi margin
 PRESENCE_THRESHOLD = 0.5  # MediaPipe's pose flag threshold
 VISIBILITY_ALPHA = 0.1  # MediaPipe's visibility low-pass filter
@@ -84,8 +83,8 @@ class Roi:
         """The ROI of 33 body landmarks (seen or not) as the model's auxiliary points place it: centred
         between the hips, the extent point one body radius (the circle around the hip centre that
         holds every landmark) towards the shoulders."""
-        centre = (points[LEFT_HIP] + points[RIGHT_HIP]) / 2
-        up = (points[LEFT_SHOULDER] + points[RIGHT_SHOULDER]) / 2 - centre
+        centre = (points[Joint.LEFT_HIP] + points[Joint.RIGHT_HIP]) / 2
+        up = (points[Joint.LEFT_SHOULDER] + points[Joint.RIGHT_SHOULDER]) / 2 - centre
         radius = np.linalg.norm(points - centre, axis=1).max()
         return cls.from_alignment(centre, centre + up / max(np.linalg.norm(up), 1e-6) * radius)
 

@@ -23,13 +23,10 @@ from typing import Protocol
 import numpy as np
 
 from shared.errors import DanceError
-from shared.pose.keypoints import PoseFrame
-from shared.pose.schema import SkeletonSchema
+from shared.pose.keypoints import PoseFrame, torso_size
+from shared.pose.schema import HIPS, Joint, SkeletonSchema
 
 CHOICES = ("largest", "left", "right")
-
-LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
-LEFT_HIP, RIGHT_HIP = 23, 24
 
 
 @dataclass(frozen=True)
@@ -60,18 +57,18 @@ class Torso:
     @classmethod
     def of(cls, pose: PoseFrame) -> Torso | None:
         """The torso, or None when the shoulders are not both seen."""
-        valid = pose.valid
-        if not (valid[LEFT_SHOULDER] and valid[RIGHT_SHOULDER]):
+        keypoints, valid = pose.keypoints, pose.valid
+        if not (valid[Joint.LEFT_SHOULDER] and valid[Joint.RIGHT_SHOULDER]):
             return None
-        shoulders = (pose.keypoints[LEFT_SHOULDER] + pose.keypoints[RIGHT_SHOULDER]) / 2
-        hips = [pose.keypoints[j] for j in (LEFT_HIP, RIGHT_HIP) if valid[j]]
-        if hips:
+        shoulders = (keypoints[Joint.LEFT_SHOULDER] + keypoints[Joint.RIGHT_SHOULDER]) / 2
+        hips = [keypoints[j] for j in HIPS if valid[j]]
+        if not hips:
+            width = float(np.linalg.norm(keypoints[Joint.LEFT_SHOULDER] - keypoints[Joint.RIGHT_SHOULDER]))
+            return cls(shoulders.astype(np.float32), max(width, 1.0), from_hips=False)
+        size = torso_size(keypoints, valid)  # both hips seen: the body's scale, as everywhere else
+        if size is None:  # one hip (or a torso too short to measure)
             size = float(np.linalg.norm(np.mean(hips, axis=0) - shoulders))
-            from_hips = True
-        else:
-            size = float(np.linalg.norm(pose.keypoints[LEFT_SHOULDER] - pose.keypoints[RIGHT_SHOULDER]))
-            from_hips = False
-        return cls(shoulders.astype(np.float32), max(size, 1.0), from_hips)
+        return cls(shoulders.astype(np.float32), max(size, 1.0), from_hips=True)
 
 
 def box_of(pose: PoseFrame) -> np.ndarray | None:

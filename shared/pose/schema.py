@@ -12,25 +12,55 @@ points per hand.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
-POSE_LANDMARK_NAMES: tuple[str, ...] = (
-    "nose",
-    "left_eye_inner", "left_eye", "left_eye_outer",
-    "right_eye_inner", "right_eye", "right_eye_outer",
-    "left_ear", "right_ear",
-    "mouth_left", "mouth_right",
-    "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist",
-    "left_pinky", "right_pinky",
-    "left_index", "right_index",
-    "left_thumb", "right_thumb",
-    "left_hip", "right_hip",
-    "left_knee", "right_knee",
-    "left_ankle", "right_ankle",
-    "left_heel", "right_heel",
-    "left_foot_index", "right_foot_index",
-)  # fmt: skip
+
+class Joint(IntEnum):
+    """MediaPipe Pose's 33 body landmarks, by their index (as mediapipe's `PoseLandmark`). Both
+    schemas start with them, so a `Joint` indexes the body part of any pose."""
+
+    NOSE = 0
+    LEFT_EYE_INNER = 1
+    LEFT_EYE = 2
+    LEFT_EYE_OUTER = 3
+    RIGHT_EYE_INNER = 4
+    RIGHT_EYE = 5
+    RIGHT_EYE_OUTER = 6
+    LEFT_EAR = 7
+    RIGHT_EAR = 8
+    MOUTH_LEFT = 9
+    MOUTH_RIGHT = 10
+    LEFT_SHOULDER = 11
+    RIGHT_SHOULDER = 12
+    LEFT_ELBOW = 13
+    RIGHT_ELBOW = 14
+    LEFT_WRIST = 15
+    RIGHT_WRIST = 16
+    LEFT_PINKY = 17
+    RIGHT_PINKY = 18
+    LEFT_INDEX = 19
+    RIGHT_INDEX = 20
+    LEFT_THUMB = 21
+    RIGHT_THUMB = 22
+    LEFT_HIP = 23
+    RIGHT_HIP = 24
+    LEFT_KNEE = 25
+    RIGHT_KNEE = 26
+    LEFT_ANKLE = 27
+    RIGHT_ANKLE = 28
+    LEFT_HEEL = 29
+    RIGHT_HEEL = 30
+    LEFT_FOOT_INDEX = 31
+    RIGHT_FOOT_INDEX = 32
+
+    @property
+    def mirrored(self) -> Joint:
+        """The same joint on the person's other side (the nose is its own)."""
+        swap = {"LEFT": "RIGHT", "RIGHT": "LEFT"}
+        return Joint["_".join(swap.get(word, word) for word in self.name.split("_"))]
+
+
+POSE_LANDMARK_NAMES: tuple[str, ...] = tuple(joint.name.lower() for joint in Joint)
 
 HAND_LANDMARK_NAMES: tuple[str, ...] = (
     "wrist",
@@ -86,58 +116,59 @@ class SkeletonSchema:
         return self.joint_names.index(joint_name)
 
 
-def _i(name: str) -> int:
-    return POSE_LANDMARK_NAMES.index(name)
+# Named groups of joints: the one place a module finds "the shoulders" or "the head points".
+SHOULDERS = (Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER)
+HIPS = (Joint.LEFT_HIP, Joint.RIGHT_HIP)
+ANKLES = (Joint.LEFT_ANKLE, Joint.RIGHT_ANKLE)
+EARS = (Joint.LEFT_EAR, Joint.RIGHT_EAR)
+TORSO = (Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER, Joint.RIGHT_HIP, Joint.LEFT_HIP)  # in order round the polygon
+# The paper draws 8 sparse face points from OpenPose; MediaPipe Pose gives 7 of the same kind
+# (it has no chin point).
+FACE_POINTS = (
+    Joint.NOSE, Joint.LEFT_EYE, Joint.RIGHT_EYE, Joint.LEFT_EAR, Joint.RIGHT_EAR, Joint.MOUTH_LEFT, Joint.MOUTH_RIGHT,
+)  # fmt: skip
+# The nose and the limbs' main joints, shoulders to ankles: what two poses are compared by.
+MAIN_JOINTS = (
+    Joint.NOSE, Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER, Joint.LEFT_ELBOW, Joint.RIGHT_ELBOW,
+    Joint.LEFT_WRIST, Joint.RIGHT_WRIST, Joint.LEFT_HIP, Joint.RIGHT_HIP, Joint.LEFT_KNEE, Joint.RIGHT_KNEE,
+    Joint.LEFT_ANKLE, Joint.RIGHT_ANKLE,
+)  # fmt: skip
+LOWER_BODY = tuple(Joint(j) for j in range(Joint.LEFT_HIP, Joint.RIGHT_FOOT_INDEX + 1))  # hips, legs and feet
 
 
-def _limb(start: str | tuple[str, ...], end: str, color: Color) -> Limb:
-    starts = (start,) if isinstance(start, str) else start
-    return Limb(tuple(_i(s) for s in starts), (_i(end),), color)
+def _limb(start: Joint | tuple[Joint, ...], end: Joint, color: Color) -> Limb:
+    return Limb(start if isinstance(start, tuple) else (start,), (end,), color)
 
 
 # OpenPose-like palette: left side warm, right side cool, torso and head neutral hues.
 _BODY_LIMBS: tuple[Limb, ...] = (
-    _limb(("left_shoulder", "right_shoulder"), "nose", (255, 0, 85)),  # neck
-    _limb("left_shoulder", "right_shoulder", (255, 0, 0)),
-    _limb("left_shoulder", "left_elbow", (255, 170, 0)),
-    _limb("left_elbow", "left_wrist", (255, 255, 0)),
-    _limb("right_shoulder", "right_elbow", (0, 255, 0)),
-    _limb("right_elbow", "right_wrist", (0, 255, 170)),
-    _limb("left_shoulder", "left_hip", (170, 255, 0)),
-    _limb("right_shoulder", "right_hip", (0, 170, 255)),
-    _limb("left_hip", "right_hip", (85, 0, 255)),
-    _limb("left_hip", "left_knee", (255, 85, 0)),
-    _limb("left_knee", "left_ankle", (170, 0, 255)),
-    _limb("left_ankle", "left_heel", (255, 0, 170)),
-    _limb("left_heel", "left_foot_index", (255, 0, 255)),
-    _limb("right_hip", "right_knee", (0, 255, 255)),
-    _limb("right_knee", "right_ankle", (0, 85, 255)),
-    _limb("right_ankle", "right_heel", (0, 0, 255)),
-    _limb("right_heel", "right_foot_index", (85, 85, 255)),
+    _limb(SHOULDERS, Joint.NOSE, (255, 0, 85)),  # neck
+    _limb(Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER, (255, 0, 0)),
+    _limb(Joint.LEFT_SHOULDER, Joint.LEFT_ELBOW, (255, 170, 0)),
+    _limb(Joint.LEFT_ELBOW, Joint.LEFT_WRIST, (255, 255, 0)),
+    _limb(Joint.RIGHT_SHOULDER, Joint.RIGHT_ELBOW, (0, 255, 0)),
+    _limb(Joint.RIGHT_ELBOW, Joint.RIGHT_WRIST, (0, 255, 170)),
+    _limb(Joint.LEFT_SHOULDER, Joint.LEFT_HIP, (170, 255, 0)),
+    _limb(Joint.RIGHT_SHOULDER, Joint.RIGHT_HIP, (0, 170, 255)),
+    _limb(Joint.LEFT_HIP, Joint.RIGHT_HIP, (85, 0, 255)),
+    _limb(Joint.LEFT_HIP, Joint.LEFT_KNEE, (255, 85, 0)),
+    _limb(Joint.LEFT_KNEE, Joint.LEFT_ANKLE, (170, 0, 255)),
+    _limb(Joint.LEFT_ANKLE, Joint.LEFT_HEEL, (255, 0, 170)),
+    _limb(Joint.LEFT_HEEL, Joint.LEFT_FOOT_INDEX, (255, 0, 255)),
+    _limb(Joint.RIGHT_HIP, Joint.RIGHT_KNEE, (0, 255, 255)),
+    _limb(Joint.RIGHT_KNEE, Joint.RIGHT_ANKLE, (0, 85, 255)),
+    _limb(Joint.RIGHT_ANKLE, Joint.RIGHT_HEEL, (0, 0, 255)),
+    _limb(Joint.RIGHT_HEEL, Joint.RIGHT_FOOT_INDEX, (85, 85, 255)),
 )
 
-_BODY_JOINTS = tuple(
-    _i(n)
-    for n in (
-        "nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-        "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee",
-        "left_ankle", "right_ankle", "left_heel", "right_heel",
-        "left_foot_index", "right_foot_index",
-    )
-)  # fmt: skip
+_BODY_JOINTS = MAIN_JOINTS + (Joint.LEFT_HEEL, Joint.RIGHT_HEEL, Joint.LEFT_FOOT_INDEX, Joint.RIGHT_FOOT_INDEX)
 
-# The paper draws 8 sparse face points from OpenPose; MediaPipe Pose gives 7 of the same kind
-# (it has no chin point).
-_FACE_POINTS = tuple(
-    _i(n) for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "mouth_left", "mouth_right")
+_SPARSE_HANDS = (  # per side: the wrist, then the fingers drawn from it
+    (Joint.LEFT_WRIST, Joint.LEFT_PINKY, Joint.LEFT_INDEX, Joint.LEFT_THUMB),
+    (Joint.RIGHT_WRIST, Joint.RIGHT_PINKY, Joint.RIGHT_INDEX, Joint.RIGHT_THUMB),
 )
-
-_SPARSE_HAND_POINTS = tuple(
-    _i(f"{side}_{part}") for side in ("left", "right") for part in ("wrist", "pinky", "index", "thumb")
-)
-_SPARSE_HAND_BONES = tuple(
-    (_i(f"{side}_wrist"), _i(f"{side}_{part}")) for side in ("left", "right") for part in ("pinky", "index", "thumb")
-)
+_SPARSE_HAND_POINTS = tuple(joint for hand in _SPARSE_HANDS for joint in hand)
+_SPARSE_HAND_BONES = tuple((hand[0], finger) for hand in _SPARSE_HANDS for finger in hand[1:])
 
 BODY_SCHEMA = SkeletonSchema(
     name="mediapipe33",
@@ -145,7 +176,7 @@ BODY_SCHEMA = SkeletonSchema(
     joint_names=POSE_LANDMARK_NAMES,
     limbs=_BODY_LIMBS,
     body_joints=_BODY_JOINTS,
-    face_points=_FACE_POINTS,
+    face_points=FACE_POINTS,
     hand_points=_SPARSE_HAND_POINTS,
     hand_bones=_SPARSE_HAND_BONES,
 )
@@ -159,7 +190,7 @@ HOLISTIC_SCHEMA = SkeletonSchema(
     + tuple(f"{side}_hand_{n}" for side in ("left", "right") for n in HAND_LANDMARK_NAMES),
     limbs=_BODY_LIMBS,
     body_joints=_BODY_JOINTS,
-    face_points=_FACE_POINTS,
+    face_points=FACE_POINTS,
     hand_points=tuple(range(len(POSE_LANDMARK_NAMES), len(POSE_LANDMARK_NAMES) + 2 * len(HAND_LANDMARK_NAMES))),
     hand_bones=tuple((off + a, off + b) for off in _HAND_OFFSETS.values() for a, b in HAND_BONES),
 )

@@ -12,8 +12,8 @@ statistics, fps, the background plate) so live never opens the training run.
       face.onnx          (label_crop, image_crop) -> residual (when the run trained FaceGAN)
       face.fp16.onnx
       plate.png          the background plate (compositing models)
-      exemplars.npz      training frames to warp onto each pose (exemplar models, shared/label/exemplar.py)
-      tensorrt/          TensorRT plans, built per GPU and cached (see shared.runtime.loading)
+      exemplars.npz      training frames to warp onto each pose (exemplar models, shared/label/exemplar/)
+      tensorrt/          TensorRT plans, built per GPU and cached (see shared.runtime.tensorrt_plans)
 """
 
 from __future__ import annotations

@@ -12,14 +12,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from shared.model.checkpoint import CheckpointStore, load_checkpoint, load_module_state
+from shared.model.checkpoint import load_checkpoint, load_module_state
 from shared.errors import DanceError
 from shared.io.tensors import tensor_to_image
-from shared.label.exemplar import EXEMPLAR_FILE, ExemplarBank
+from shared.label.exemplar.bank import ExemplarBank
 from shared.model.config import ModelConfig
 from shared.model.networks import FaceGenerator, build_generator
 from shared.normalize.stats import NormalizationStats
 from shared.pose.schema import get_schema
+from shared.runtime.run_folder import EXEMPLARS_FILE, RunFolder
 
 
 @dataclass
@@ -59,7 +60,7 @@ class TrainedModel:
 def load_trained(run_dir: str | Path) -> TrainedModel:
     """The run's latest body (and face) generator, in eval mode on the CPU."""
     run_dir = Path(run_dir)
-    store = CheckpointStore(run_dir / "checkpoints")
+    store = RunFolder(run_dir).store()
     if store.is_empty():
         raise DanceError(f"{run_dir}: no checkpoint found; train it with `dance-train fit`")
     path = store.require_latest()
@@ -72,7 +73,7 @@ def load_trained(run_dir: str | Path) -> TrainedModel:
         raise DanceError(f"{path}: not a checkpoint of a dancenow run ({type(err).__name__}: {err}); "
                          "train it again with `dance-train fit`") from None  # fmt: skip
     if model.config.generator.exemplar:
-        model.exemplars = ExemplarBank.load(run_dir / info["run"].get("exemplars", EXEMPLAR_FILE)).resized(model.config.image_size)
+        model.exemplars = ExemplarBank.load(run_dir / info["run"].get("exemplars", EXEMPLARS_FILE)).resized(model.config.image_size)
     return model
 
 

@@ -9,12 +9,15 @@ import pytest
 import torch
 
 from shared.errors import DanceError
-from shared.label.exemplar import conditioner_for
+from shared.label.exemplar.conditioner import conditioner_for
 from shared.label.facebox import face_box
 from shared.runtime.manifest import EngineManifest
 from shared.label.render import render_label
-from shared.runtime.loading import ENGINES_DIR, EngineInfo, available_backends, load_engine
-from shared.synthetic.dancer import SOURCE_BODY, dance_poses
+from shared.runtime.run_folder import ENGINES_DIR
+from shared.runtime.engine import EngineInfo
+from shared.runtime.loading import available_backends, load_engine
+from shared.synthetic.body import SOURCE_BODY
+from shared.synthetic.dancer import dance_poses
 from tests.export.conftest import copy_run
 
 TOLERANCE = {"torch": 0.0, "onnxruntime-fp32": 1e-4, "onnxruntime-fp16": 2e-2}

@@ -1,4 +1,5 @@
-"""TensorRT: the plan cache's rules and the guard run everywhere; the plans themselves need a GPU."""
+"""TensorRT at export and load: the guard runs everywhere; the plans themselves need a GPU.
+(The plan cache's rules: tests/shared/runtime/test_tensorrt_plans.py.)"""
 
 from pathlib import Path
 
@@ -8,38 +9,10 @@ from click.testing import CliRunner
 
 from export.cli import main
 from shared.errors import DanceError
-from shared.runtime.loading import (
-    cached_plan_matches,
-    load_engine,
-    stamp_plan,
-    tensorrt_cache_key,
-    tensorrt_problem,
-)
+from shared.runtime.loading import load_engine
+from shared.runtime.tensorrt_plans import tensorrt_problem
 
 NO_TENSORRT = tensorrt_problem()
-
-
-def test_cache_key_changes_with_gpu_tensorrt_version_model_and_precision() -> None:
-    parts = ("NVIDIA H100 sm90", "10.3.0", "ab" * 32, "fp16")
-    key = tensorrt_cache_key(*parts)
-    assert key == tensorrt_cache_key(*parts)
-    for i, other in enumerate(("NVIDIA A10G sm86", "10.4.0", "cd" * 32, "fp32")):
-        changed = list(parts)
-        changed[i] = other
-        assert tensorrt_cache_key(*changed) != key, f"part {i} must be in the key"
-
-
-def test_a_cached_plan_is_used_only_when_its_stamp_matches(tmp_path: Path) -> None:
-    plan = tmp_path / "body.fp16.plan"
-    key = tensorrt_cache_key("gpu", "10.0", "ab" * 32, "fp16")
-    assert not cached_plan_matches(plan, key), "no plan yet"
-    plan.write_bytes(b"serialized engine")
-    assert not cached_plan_matches(plan, key), "a plan without a stamp is never trusted"
-    stamp_plan(plan, key, {"gpu": "gpu", "tensorrt": "10.0"})
-    assert cached_plan_matches(plan, key)
-    assert not cached_plan_matches(plan, tensorrt_cache_key("other gpu", "10.0", "ab" * 32, "fp16")), "another GPU rebuilds"
-    plan.write_bytes(b"serialized engine, but changed")
-    assert not cached_plan_matches(plan, key), "a plan whose bytes changed rebuilds"
 
 
 @pytest.mark.skipif(NO_TENSORRT is None, reason="this machine can run TensorRT: the guard does not apply")
@@ -56,7 +29,7 @@ def test_without_cuda_tensorrt_is_a_clear_error_and_auto_falls_back(exported, ti
 @pytest.mark.skipif(not torch.cuda.is_available() or NO_TENSORRT is not None, reason=f"needs CUDA and TensorRT: {NO_TENSORRT}")
 def test_tensorrt_plans_match_torch_and_are_cached(tiny_run: Path, tmp_path: Path) -> None:
     from export.exporter import ExportOptions, export_run
-    from shared.runtime.loading import plan_path
+    from shared.runtime.tensorrt_plans import plan_path
 
     out, manifest = export_run(tiny_run, tmp_path / "engines", ExportOptions(fp16=True, backend="tensorrt"))
     plan = plan_path(out, "body", "fp16")

@@ -458,7 +458,7 @@ def _background_try(name: str, damage: Damage) -> Callable[[Inputs, Path], Try]:
     def make(inputs: Inputs, folder: Path) -> Try:
         import cv2
 
-        from shared.synthetic.dancer import render_background
+        from shared.synthetic.background import render_background
 
         picture = folder / name
         cv2.imwrite(str(picture), render_background((256, 256), seed=3))
@@ -617,7 +617,8 @@ def train_and_export(video: Path, dataset: Path, workdir: Path) -> Inputs:
 
 def prepare_inputs(workdir: Path) -> Inputs:
     """Good inputs made here: the synthetic dancer, its dataset, a briefly trained run, its export."""
-    from shared.synthetic.dancer import TARGET_BODY, write_dance_video
+    from shared.synthetic.body import TARGET_BODY
+    from shared.synthetic.dancer import write_dance_video
     from trainer.prepare import PrepareConfig, prepare_dataset
 
     workdir.mkdir(parents=True, exist_ok=True)

@@ -465,7 +465,8 @@ def camera_faults(engine, frames: Sequence[np.ndarray], work: Path, garbage: int
 
 def make_tiny_run(folder: Path) -> Path:
     """A briefly trained `tiny` run on the synthetic dancer (as tests/conftest.py's `tiny_run`)."""
-    from shared.synthetic.dancer import TARGET_BODY, write_dance_video
+    from shared.synthetic.body import TARGET_BODY
+    from shared.synthetic.dancer import write_dance_video
     from trainer.fit import FitConfig
     from trainer.prepare import PrepareConfig, prepare_dataset
     from trainer.train import run_fit

@@ -332,7 +332,8 @@ def determinism_row(job: FitJob, workdir: Path, reference: Path) -> FaultRow:
 def full_rows(workdir: Path) -> list[FaultRow]:
     """The issue's counts: 10 kills of one run (a synthetic dancer prepared here), plus the check
     that an uninterrupted fit is deterministic at all."""
-    from shared.synthetic.dancer import TARGET_BODY, write_dance_video
+    from shared.synthetic.body import TARGET_BODY
+    from shared.synthetic.dancer import write_dance_video
     from trainer.prepare import PrepareConfig, prepare_dataset
 
     workdir.mkdir(parents=True, exist_ok=True)

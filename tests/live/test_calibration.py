@@ -10,7 +10,8 @@ import pytest
 from live.calibration import Calibration
 from shared.errors import DanceError
 from shared.normalize.stats import compute_stats
-from shared.synthetic.dancer import SOURCE_BODY, dance_poses
+from shared.synthetic.body import SOURCE_BODY
+from shared.synthetic.dancer import dance_poses
 
 SIZE = (256, 256)
 FPS = 30.0

@@ -77,7 +77,8 @@ def test_bad_sources_engines_and_calibrations(in_project: Path, real_clip: Path,
 
 def _stats():  # noqa: ANN202
     from shared.normalize.stats import compute_stats
-    from shared.synthetic.dancer import SOURCE_BODY, dance_poses
+    from shared.synthetic.body import SOURCE_BODY
+    from shared.synthetic.dancer import dance_poses
 
     return compute_stats(dance_poses(SOURCE_BODY, 10, (256, 256)))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 
 from shared.io.video import probe_video, read_frames
+from tests.shared.io.test_quiet import native_log_lines
 
 
 def test_demo_writes_every_output(tmp_path: Path) -> None:
@@ -18,6 +19,7 @@ def test_demo_writes_every_output(tmp_path: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "fps" in done.stdout and "contact_sheet.png" in done.stdout
+    assert native_log_lines(done.stderr) == [], "a quiet start: no MediaPipe / TFLite lines from any of its commands"
 
     output = probe_video(out / "output.mp4")
     assert output.size == (256, 256)

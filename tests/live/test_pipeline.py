@@ -31,6 +31,19 @@ class FileRun:
     live_calibration: object
     spy: object
     published: object
+    outputs: list  # every OutputFrame, in order
+    said: list[str]
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.frames: list[OutputFrame] = []
+
+    def write(self, out: OutputFrame, stats: object) -> None:
+        self.frames.append(out)
+
+    def close(self) -> None:
+        pass
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +54,12 @@ def file_run(tiny_engine, real_clip: Path, tmp_path_factory: pytest.TempPathFact
     spy = SpyEngine(tiny_engine)
     output = tmp_path_factory.mktemp("live") / "out.mp4"
     source = VideoFileSource(real_clip, max_frames=FRAMES)
-    pipeline = LivePipeline(spy, source, PipelineConfig(calibration_seconds=CALIBRATION_S), log=lambda _: None)
+    said: list[str] = []
+    pipeline = LivePipeline(spy, source, PipelineConfig(), log=said.append)
     handoff: LatestFrame[OutputFrame] = LatestFrame()
-    stats = pipeline.run([VideoFileSink(output, source.fps, spy.info.image_size), HandoffSink(handoff)])
-    return FileRun(output, stats.as_dict(), pipeline.normalizer.source, spy, handoff)
+    collected = ListSink()
+    stats = pipeline.run([VideoFileSink(output, source.fps, spy.info.image_size), HandoffSink(handoff), collected])
+    return FileRun(output, stats.as_dict(), pipeline.normalizer.source, spy, handoff, collected.frames, said)
 
 
 def test_a_video_gives_one_output_frame_per_input_frame_at_the_engine_size(file_run: FileRun, real_clip: Path) -> None:
@@ -76,14 +91,39 @@ def test_the_server_hand_off_has_the_last_frame(file_run: FileRun) -> None:
     assert latest.item.image.shape == (256, 256, 3) and file_run.published.closed
 
 
-def test_calibration_from_a_file_equals_calibration_live(file_run: FileRun, tiny_engine, real_clip: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_first_frame_is_drawn_normalized_at_the_targets_height(file_run: FileRun, tiny_engine) -> None:  # noqa: ANN001
+    from shared.label.render import render_label
+    from shared.pose.schema import get_schema
+
+    info = tiny_engine.info
+    assert file_run.live_calibration is None  # nothing fixed: it adapts
+    assert file_run.said == ["normalization: adaptive from the first frame, full body"]
+    assert all(out.mode == "adaptive from the first frame, full body" and out.calibrating is None for out in file_run.outputs)
+
+    def figure_height(label: np.ndarray) -> int:
+        rows = np.flatnonzero(label.max(axis=(1, 2)) > 0)
+        return int(rows[-1] - rows[0])
+
+    standing = info.norm_stats.standing_pose(get_schema(info.schema_tag))
+    target = figure_height(render_label(standing, info.image_size))
+    first = figure_height(file_run.outputs[0].label)
+    assert first == pytest.approx(target, rel=0.15)
+
+
+def test_a_calibration_file_fixes_the_stats(tiny_engine, real_clip: Path, tmp_path: Path) -> None:  # noqa: ANN001
     info = tiny_engine.info
     made = calibrate_video(real_clip, info.schema_tag, info.image_size, CALIBRATION_S)
     made.save(tmp_path / "clip.json")
     loaded = Calibration.load(tmp_path / "clip.json")
-    assert file_run.live_calibration is not None
-    assert loaded.stats == file_run.live_calibration
-    assert loaded.source_size == (1080, 1920) and loaded.stats.image_size == info.image_size
+    assert loaded.stats == made.stats and loaded.source_size == (1080, 1920) and loaded.stats.image_size == info.image_size
+    source = VideoFileSource(real_clip, max_frames=4)
+    said: list[str] = []
+    pipeline = LivePipeline(tiny_engine, source, PipelineConfig(), loaded.stats, log=said.append)
+    collected = ListSink()
+    pipeline.run([collected])
+    assert pipeline.normalizer.source == loaded.stats and not pipeline.normalizer.adaptive
+    assert said == ["normalization: fixed from the calibration file, full body"]
+    assert all(out.mode == "fixed from the calibration file, full body" for out in collected.frames)
 
 
 def test_person_lost_holds_the_frame_then_restarts_from_zeros(spy, clip_frames: list[np.ndarray]) -> None:  # noqa: ANN001

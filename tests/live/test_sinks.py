@@ -120,3 +120,47 @@ def test_a_file_following_the_clock_repeats_frames_over_drops(tmp_path) -> None:
     sink.close()
     shades = [int(round(frame.mean() / 50)) * 50 for frame in read_frames(tmp_path / "clock.mp4")]
     assert shades == [0, 100, 100, 100, 200]  # 0.4 s at 10 fps after the first frame
+
+
+@pytest.mark.parametrize("follow_clock", [True, False])
+def test_a_file_carries_the_soundtrack_from_its_first_frame_over_drops(tmp_path, follow_clock: bool) -> None:  # noqa: ANN001
+    """The source's tone starts at 1.0 s; the first frame written is the source's at 0.5 s, and
+    (following the clock) frames are dropped and held after it: the tone stays at 0.5 s into the
+    output, the audio as long as the video."""
+    import av
+
+    from live.sinks import VideoFileSink
+    from shared.io.audio import SourceAudio, read_audio
+    from tests.tone_video import tone_onset, write_tone_video
+
+    source = write_tone_video(tmp_path / "source.mp4", np.zeros((60, 64, 64, 3), np.uint8), 30.0, tone_at=1.0)
+    sink = VideoFileSink(tmp_path / "out.mp4", 30.0, (256, 256), follow_clock=follow_clock, soundtrack=source)
+    times = [0.5, 0.6, 0.9, 1.0, 1.2, 1.5] if follow_clock else [0.5 + i / 30 for i in range(30)]
+    for media_time in times:
+        out = _out()
+        out.frame = Frame(out.frame.image, round(media_time * 30), media_time, 0.0)
+        sink.write(out, LiveStats())
+    sink.close()
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        video_s, audio_s = float(video.duration * video.time_base), float(audio.duration * audio.time_base)
+    assert video_s == pytest.approx(1.0 + 1 / 30 if follow_clock else 1.0, abs=0.01)
+    assert audio_s == pytest.approx(video_s, abs=0.1)
+    pcm = read_audio(SourceAudio(tmp_path / "out.mp4"), video_s)
+    assert tone_onset(pcm, 48000) == pytest.approx(0.5, abs=1 / 30)
+
+
+def test_a_file_without_a_soundtrack_source_is_video_only(tmp_path) -> None:  # noqa: ANN001
+    import av
+
+    from live.sinks import VideoFileSink
+    from shared.io.video import write_video
+
+    silent = tmp_path / "silent.mp4"
+    write_video(silent, np.zeros((3, 64, 64, 3), np.uint8), 30.0)
+    for name, soundtrack in (("none.mp4", None), ("silent-source.mp4", silent)):
+        sink = VideoFileSink(tmp_path / name, 30.0, (256, 256), soundtrack=soundtrack)
+        sink.write(_out(), LiveStats())
+        sink.close()
+        with av.open(str(tmp_path / name)) as container:
+            assert len(container.streams.video) == 1 and not container.streams.audio

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shared.errors import DanceError
-from shared.label.exemplar import build_bank
+from shared.label.exemplar.bank import build_bank
 from trainer.data import (
     EXEMPLAR_NEAR_SHARE,
     HELD_OUT_GAP_SECONDS,

@@ -1,6 +1,8 @@
 import numpy as np
 
-from shared.synthetic.dancer import TARGET_BODY, render_background, render_dance
+from shared.synthetic.body import TARGET_BODY
+from shared.synthetic.background import render_background
+from shared.synthetic.dancer import render_dance
 from trainer.plate import STATIC_RESIDUAL_LIMIT, estimate_plate, person_masks
 
 

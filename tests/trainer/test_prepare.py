@@ -109,7 +109,9 @@ LEFT_FOR = range(16, 24)  # frames where the target is out of view and only the 
 def bystander_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """32 frames, 512x256: the (larger) target dancer on the left, a bystander dancing on the right;
     the target steps out for `LEFT_FOR`."""
-    from shared.synthetic.dancer import SOURCE_BODY, TARGET_BODY, render_background, render_dance
+    from shared.synthetic.body import SOURCE_BODY, TARGET_BODY
+    from shared.synthetic.background import render_background
+    from shared.synthetic.dancer import render_dance
 
     target, _ = render_dance(TARGET_BODY, 32, (256, 256), seed=0)
     target[LEFT_FOR.start : LEFT_FOR.stop] = render_background((256, 256), seed=0)

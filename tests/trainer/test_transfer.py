@@ -16,7 +16,8 @@ from tests.conftest import fetch_pose2sim_clip
 from shared.label.geometry import umeyama
 from shared.pose.keypoints import PoseFrame
 from shared.pose.schema import BODY_SCHEMA
-from shared.synthetic.dancer import SOURCE_BODY, dance_poses, write_dance_video
+from shared.synthetic.body import SOURCE_BODY
+from shared.synthetic.dancer import dance_poses, write_dance_video
 from trainer.cli import main
 from trainer.transfer import (
     BODY_JOINTS, MIN_JOINTS, evaluate_transfer, mirrored, pose_distance, region_around, score_poses, shuffled_partners,

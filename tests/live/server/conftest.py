@@ -13,9 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
+from live.capture import LoopingVideoSource
 from live.pipeline import PipelineConfig
 from live.server.app import BackgroundServer, create_app
-from live.server.session import LoopingVideoSource, SessionManager, SessionSettings
+from live.server.session import SessionManager, SessionSettings
 from shared.io.video import VideoWriter, read_frames
 
 SMALL_WIDTH = 272  # the 1080x1920 clip scaled down: MediaPipe still finds the person, decoding stays cheap

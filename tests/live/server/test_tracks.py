@@ -11,9 +11,8 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
 
-from live.capture import Frame
+from live.capture import Frame, LoopingVideoSource
 from live.pipeline import OutputFrame
-from live.server.session import LoopingVideoSource
 from live.server.tracks import BrowserFrameSource, HandoffTrack, even_size, pump_track, to_video_frame
 from live.slots import LatestFrame
 from shared.io.video import probe_video

@@ -10,7 +10,7 @@ import pytest
 
 from shared.errors import DanceError
 from shared.io.images import check_picture, jpeg_cut_short
-from shared.synthetic.dancer import render_background
+from shared.synthetic.background import render_background
 
 
 def _jpeg(**flags: int) -> bytes:

@@ -10,25 +10,19 @@ import pytest
 import torch
 
 from shared.errors import DanceError
-from shared.label.exemplar import (
-    NO_PART,
-    PARTS,
-    SEAM_PX,
-    ExemplarBank,
+from shared.label.exemplar.parts import NO_PART, PARTS, part_map, part_transform, part_transforms
+from shared.label.exemplar.bank import SEAM_PX, ExemplarBank, build_bank
+from shared.label.exemplar.conditioner import (
     ExemplarConditioner,
     LabelOnly,
-    build_bank,
     conditioner_for,
-    part_map,
-    part_transform,
-    part_transforms,
     stack_conditioning,
-    torso_size,
-)  # fmt: skip
-from shared.pose.keypoints import PoseFrame
+)
+from shared.pose.keypoints import PoseFrame, torso_size
 from shared.label.render import render_label
 from shared.pose.schema import POSE_LANDMARK_NAMES
-from shared.synthetic.dancer import TARGET_BODY, render_dance
+from shared.synthetic.body import TARGET_BODY
+from shared.synthetic.dancer import render_dance
 
 SIZE = (256, 256)
 PART = {part.name: index for index, part in enumerate(PARTS)}

@@ -1,7 +1,6 @@
 import torch
 
 from shared.model.compositing import alpha_of, composite
-from shared.io.tensors import image_to_tensor
 from shared.model.config import GeneratorConfig
 from shared.model.networks import build_generator
 
@@ -33,13 +32,3 @@ def test_swapping_the_plate_changes_only_low_alpha_pixels() -> None:
     a, b = composite(out, torch.zeros(1, 3, 8, 8)), composite(out, torch.ones(1, 3, 8, 8))
     changed = (a - b).abs().amax(1)[0] > 0
     assert changed[2:6, 2:6].sum() == 0 and changed.sum() == 64 - 16
-
-
-def test_plate_to_tensor_range() -> None:
-    import numpy as np
-
-    plate = np.zeros((4, 6, 3), np.uint8)
-    plate[..., 0] = 255
-    tensor = image_to_tensor(plate)
-    assert tensor.shape == (1, 3, 4, 6)
-    assert float(tensor[0, 0].min()) == 1.0 and float(tensor[0, 1].max()) == -1.0

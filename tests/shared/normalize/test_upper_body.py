@@ -8,12 +8,10 @@ import pytest
 
 from shared.errors import DanceError
 from shared.pose.keypoints import PoseSequence
-from shared.synthetic.dancer import SOURCE_BODY, TARGET_BODY, dance_poses
+from shared.synthetic.body import SOURCE_BODY, TARGET_BODY
+from shared.synthetic.dancer import dance_poses
+from shared.pose.schema import ANKLES, LOWER_BODY, Joint
 from shared.normalize.upper_body import (
-    ANKLES,
-    LEFT_SHOULDER,
-    LOWER_BODY,
-    RIGHT_SHOULDER,
     UpperBodyNormalizer,
     legs_missing,
     standing_pose,
@@ -21,7 +19,7 @@ from shared.normalize.upper_body import (
 )
 
 SIZE = (256, 256)
-WRIST = 15
+WRIST = Joint.LEFT_WRIST
 
 
 def desk(seq: PoseSequence) -> PoseSequence:
@@ -59,17 +57,17 @@ def test_the_desk_source_moves_the_arms_and_the_legs_stand_still(target: PoseSeq
     wrists = np.stack([f.keypoints[WRIST] for f in out])
     assert np.ptp(wrists[:, 1]) > 10  # the source's arms move the target's
     # the shoulders are the target's size, and sit on the target's own shoulders
-    width = np.median([np.linalg.norm(f.keypoints[LEFT_SHOULDER] - f.keypoints[RIGHT_SHOULDER]) for f in out])
-    target_width = np.linalg.norm(standing.keypoints[LEFT_SHOULDER] - standing.keypoints[RIGHT_SHOULDER])
+    width = np.median([np.linalg.norm(f.keypoints[Joint.LEFT_SHOULDER] - f.keypoints[Joint.RIGHT_SHOULDER]) for f in out])
+    target_width = np.linalg.norm(standing.keypoints[Joint.LEFT_SHOULDER] - standing.keypoints[Joint.RIGHT_SHOULDER])
     assert width == pytest.approx(target_width, rel=0.15)
-    centre = np.median([(f.keypoints[LEFT_SHOULDER] + f.keypoints[RIGHT_SHOULDER]) / 2 for f in out], axis=0)
-    target_centre = (standing.keypoints[LEFT_SHOULDER] + standing.keypoints[RIGHT_SHOULDER]) / 2
+    centre = np.median([(f.keypoints[Joint.LEFT_SHOULDER] + f.keypoints[Joint.RIGHT_SHOULDER]) / 2 for f in out], axis=0)
+    target_centre = (standing.keypoints[Joint.LEFT_SHOULDER] + standing.keypoints[Joint.RIGHT_SHOULDER]) / 2
     assert np.linalg.norm(centre - target_centre) < 0.25 * target_width
 
 
 def test_no_shoulders_is_a_dance_error(source: PoseSequence):
     valid = source.valid.copy()
-    valid[:, [LEFT_SHOULDER, RIGHT_SHOULDER]] = False
+    valid[:, [Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER]] = False
     with pytest.raises(DanceError, match="shoulders"):
         upper_body_stats(source.replace(valid=valid))
 

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +55,33 @@ def test_holistic_adds_hand_points(real_clip: Path) -> None:
     assert poses.schema_tag == HOLISTIC_SCHEMA.tag
     assert poses.keypoints.shape == (5, HOLISTIC_SCHEMA.num_joints, 2)
     assert poses.present.all()
+
+
+QUIET_SCRIPT = """
+import sys, time
+import numpy as np
+from shared.pose.mediapipe_estimator import EstimatorConfig, MediaPipeEstimator
+from shared.synthetic.body import TARGET_BODY
+from shared.synthetic.dancer import render_dance
+
+frames, _ = render_dance(TARGET_BODY, 3, (256, 256))
+for config in (EstimatorConfig(), EstimatorConfig(holistic=True, segmentation=True)):
+    estimator = MediaPipeEstimator(config)
+    time.sleep(0.5)  # the graph's threads would log its set-up here, after the constructor returned
+    estimator.estimate(np.zeros((256, 256, 3), np.uint8))  # nobody yet: the first-person line is still to come
+    assert all(estimator(frame).present for frame in frames)
+    estimator.close()
+print("our own line", file=sys.stderr)
+"""
+
+
+def test_mediapipe_says_nothing_on_the_terminal() -> None:
+    """MediaPipe's native lines (graph set-up on its own threads, the first person found) never
+    reach stderr, whenever they come; our own stderr lines still do."""
+    from tests.shared.io.test_quiet import native_log_lines
+
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", QUIET_SCRIPT], capture_output=True, text=True, cwd=root, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert native_log_lines(done.stderr) == []
+    assert done.stderr.splitlines()[-1] == "our own line"

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from shared.errors import DanceError
-from shared.pose.keypoints import PoseFrame
+from shared.pose.keypoints import torso_size
 from shared.pose.onnx_follower import (
     INPUT_SIDE,
     ROI_SCALE,
@@ -88,12 +88,6 @@ def real_frames() -> list[np.ndarray]:
     return list(read_frames(fetch_pose2sim_clip("cam01"), max_frames=40))
 
 
-def _torso(pose: PoseFrame) -> float:
-    shoulders = (pose.keypoints[11] + pose.keypoints[12]) / 2
-    hips = (pose.keypoints[23] + pose.keypoints[24]) / 2
-    return float(np.linalg.norm(shoulders - hips))
-
-
 def test_following_agrees_with_mediapipe_on_a_real_person(real_frames: list[np.ndarray]):
     from shared.pose.mediapipe_estimator import MediaPipeEstimator
 
@@ -109,7 +103,7 @@ def test_following_agrees_with_mediapipe_on_a_real_person(real_frames: list[np.n
             both = expected.valid & followed.valid
             assert both.sum() >= 25
             distance = np.linalg.norm(expected.keypoints[both] - followed.keypoints[both], axis=1)
-            errors.append(distance / _torso(expected))
+            errors.append(distance / torso_size(expected.keypoints, expected.valid))
     errors = np.concatenate(errors)
     # MediaPipe also smooths its points and refines them from a heatmap; the follower does not
     assert np.median(errors) < 0.06

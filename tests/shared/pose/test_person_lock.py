@@ -7,10 +7,6 @@ import pytest
 
 from shared.errors import DanceError
 from shared.pose.person_lock import (
-    LEFT_HIP,
-    LEFT_SHOULDER,
-    RIGHT_HIP,
-    RIGHT_SHOULDER,
     LockConfig,
     PersonLockedEstimator,
     PersonLock,
@@ -20,7 +16,7 @@ from shared.pose.person_lock import (
     is_same_person,
 )
 from shared.pose.keypoints import PoseFrame
-from shared.pose.schema import BODY_SCHEMA
+from shared.pose.schema import BODY_SCHEMA, Joint
 
 FPS = 30.0
 CONFIG = LockConfig()
@@ -31,13 +27,13 @@ def person(x: float, y: float, torso: float = 100.0, hips: bool = True) -> PoseF
     pose = PoseFrame.missing(BODY_SCHEMA)
     half = torso * 0.4
     points = {
-        0: (x, y - 0.6 * torso),  # nose
-        LEFT_SHOULDER: (x + half, y),
-        RIGHT_SHOULDER: (x - half, y),
+        Joint.NOSE: (x, y - 0.6 * torso),
+        Joint.LEFT_SHOULDER: (x + half, y),
+        Joint.RIGHT_SHOULDER: (x - half, y),
     }
     if hips:
-        points |= {LEFT_HIP: (x + 0.6 * half, y + torso), RIGHT_HIP: (x - 0.6 * half, y + torso)}
-        points |= {27: (x + half, y + 2.2 * torso), 28: (x - half, y + 2.2 * torso)}
+        points |= {Joint.LEFT_HIP: (x + 0.6 * half, y + torso), Joint.RIGHT_HIP: (x - 0.6 * half, y + torso)}
+        points |= {Joint.LEFT_ANKLE: (x + half, y + 2.2 * torso), Joint.RIGHT_ANKLE: (x - half, y + 2.2 * torso)}
     for joint, point in points.items():
         pose.keypoints[joint] = point
         pose.valid[joint] = True
@@ -414,7 +410,9 @@ SIDE = 256  # each dancer's half of the frame
 def two_dancers() -> tuple[np.ndarray, np.ndarray]:
     """16 frames of the target dancer (left half) and the source dancer (right half), and the
     right half's empty background for the frames where the right dancer has left."""
-    from shared.synthetic.dancer import SOURCE_BODY, TARGET_BODY, render_background, render_dance
+    from shared.synthetic.body import SOURCE_BODY, TARGET_BODY
+    from shared.synthetic.background import render_background
+    from shared.synthetic.dancer import render_dance
 
     left, _ = render_dance(TARGET_BODY, 16, (SIDE, SIDE), seed=0)
     right, _ = render_dance(SOURCE_BODY, 16, (SIDE, SIDE), seed=1)

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from shared.label.facebox import face_box
-from shared.label.exemplar import conditioner_for
-from shared.runtime.feedback import FeedbackLoop
+from shared.label.exemplar.conditioner import conditioner_for
+from shared.runtime.feedback import FeedbackLoop, rollout
 from shared.io.tensors import tensor_to_image
 from shared.label.render import render_label
-from shared.runtime.loading import TorchEngine
-from shared.synthetic.dancer import SOURCE_BODY, dance_poses
+from shared.runtime.torch_engine import TorchEngine
+from shared.synthetic.body import SOURCE_BODY
+from shared.synthetic.dancer import dance_poses
 from shared.runtime.trained import load_trained
 from tests.spy_engine import SpyEngine
 
@@ -78,3 +79,20 @@ def test_before_anyone_is_seen_the_empty_scene_is_shown(spy, labels) -> None:  #
     gen(blank, None, False)
     assert len(spy.body_calls) == 2
     assert gen(*labels[0], True).restarted  # the idle scene is never fed back
+
+
+def test_rollout_feeds_each_output_back_from_zeros() -> None:
+    """The rule eval, int8 calibration and the export parity cases share with live."""
+    calls = []
+
+    def body(label: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        calls.append(prev.clone())
+        return prev + label
+
+    labels = [torch.full((1, 3, 4, 6), float(v)) for v in (1, 2, 3)]
+    steps = list(rollout(body, labels))
+    assert [float(s.frame.mean()) for s in steps] == [1.0, 3.0, 6.0]
+    assert calls[0].shape == (1, 3, 4, 6) and torch.count_nonzero(calls[0]) == 0, "zeros first, at the label's size"
+    assert all(torch.equal(steps[t].prev, steps[t - 1].frame) for t in (1, 2)), "then the previous output"
+    frame_by_frame = list(rollout(body, labels, feed_back=False))
+    assert [float(s.frame.mean()) for s in frame_by_frame] == [1.0, 2.0, 3.0] and all(torch.count_nonzero(s.prev) == 0 for s in frame_by_frame)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import cv2
 import numpy as np
@@ -11,15 +10,9 @@ import pytest
 
 from shared.errors import DanceError
 from shared.pose.schema import BODY_SCHEMA, POSE_LANDMARK_NAMES
-from shared.synthetic.dancer import (
-    BODIES,
-    SOURCE_BODY,
-    TARGET_BODY,
-    dance_poses,
-    render_background,
-    render_dance,
-    write_dance_video,
-)
+from shared.synthetic.background import render_background
+from shared.synthetic.body import BODIES, SOURCE_BODY, TARGET_BODY
+from shared.synthetic.dancer import dance_poses, render_dance, write_dance_video
 
 J = {name: i for i, name in enumerate(POSE_LANDMARK_NAMES)}
 SIDES = ("left", "right")
@@ -182,7 +175,6 @@ def test_write_dance_video_roundtrip(tmp_path):
 
 @pytest.mark.parametrize("body", [TARGET_BODY, SOURCE_BODY], ids=lambda b: b.name)
 def test_mediapipe_detects_the_dancer(body):
-    os.environ.setdefault("GLOG_minloglevel", "2")
     mp = pytest.importorskip("mediapipe")
     size = (256, 256)
     frames, truth = render_dance(body, 30, size, seed=0)

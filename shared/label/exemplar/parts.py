@@ -1,0 +1,135 @@
+"""The exemplar's body parts: which pixels of a training frame belong to which part (`part_map`),
+and the affine map that moves each part from the exemplar's pose onto another (`part_transforms`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from shared.label.geometry import bone_affine, bone_affines, least_squares_affine, umeyama
+from shared.pose.keypoints import torso_size
+from shared.pose.schema import EARS, FACE_POINTS, SHOULDERS, TORSO, Joint
+
+NO_PART = 255
+MASK_THRESHOLD = 128  # mask value (0-255) from which a pixel is the person
+PART_REACH = 0.6  # torso heights: farther from every bone, a masked pixel is not the person
+
+
+@dataclass(frozen=True)
+class Part:
+    """A body part: warped by the affine map of its bone (`bone`), or by `fit` points for the
+    torso (affine) and head (similarity); its pixels are those nearest to its `segments`."""
+
+    name: str
+    segments: tuple[tuple[int, int], ...]
+    bone: tuple[int, int] | None = None
+
+
+def _limb(name: str, upper: Joint, lower: Joint, *extra: Joint) -> Part:
+    """A limb warped by its bone `upper`-`lower`; its pixels also reach out to the `extra` joints."""
+    return Part(name, ((upper, lower),) + tuple((lower, e) for e in extra), bone=(upper, lower))
+
+
+# Painter's order: what is usually in front is drawn last (arms over the torso, forearms over upper arms).
+PARTS: tuple[Part, ...] = (
+    Part("torso", tuple(zip(TORSO, TORSO[1:] + TORSO[:1]))),  # its outline
+    _limb("left_hip_knee", Joint.LEFT_HIP, Joint.LEFT_KNEE),
+    _limb("right_hip_knee", Joint.RIGHT_HIP, Joint.RIGHT_KNEE),
+    _limb("left_knee_ankle", Joint.LEFT_KNEE, Joint.LEFT_ANKLE, Joint.LEFT_HEEL, Joint.LEFT_FOOT_INDEX),
+    _limb("right_knee_ankle", Joint.RIGHT_KNEE, Joint.RIGHT_ANKLE, Joint.RIGHT_HEEL, Joint.RIGHT_FOOT_INDEX),
+    Part("head", (EARS, (Joint.NOSE, Joint.LEFT_SHOULDER), (Joint.NOSE, Joint.RIGHT_SHOULDER))),
+    _limb("left_shoulder_elbow", Joint.LEFT_SHOULDER, Joint.LEFT_ELBOW),
+    _limb("right_shoulder_elbow", Joint.RIGHT_SHOULDER, Joint.RIGHT_ELBOW),
+    _limb("left_elbow_wrist", Joint.LEFT_ELBOW, Joint.LEFT_WRIST, Joint.LEFT_INDEX, Joint.LEFT_PINKY),
+    _limb("right_elbow_wrist", Joint.RIGHT_ELBOW, Joint.RIGHT_WRIST, Joint.RIGHT_INDEX, Joint.RIGHT_PINKY),
+)
+TORSO_PART, HEAD_PART = 0, 5
+LIMB_PARTS = np.array([p for p, part in enumerate(PARTS) if part.bone is not None])
+LIMB_BONES = np.array([PARTS[p].bone for p in LIMB_PARTS]).T  # (2, limbs): each limb's bone start and end
+
+
+def _segment_distance(xs: np.ndarray, ys: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length2 = dx * dx + dy * dy
+    t = np.zeros_like(xs) if length2 < 1e-9 else np.clip(((xs - a[0]) * dx + (ys - a[1]) * dy) / length2, 0.0, 1.0)
+    return np.hypot(xs - (a[0] + t * dx), ys - (a[1] + t * dy))
+
+
+def part_map(mask: np.ndarray, keypoints: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(H, W) uint8: each person pixel's part index (nearest bone; inside the torso polygon: torso),
+    NO_PART outside the mask or farther than PART_REACH torso heights from every bone seen."""
+    height, width = mask.shape
+    result = np.full((height, width), NO_PART, np.uint8)
+    ys, xs = np.nonzero(mask >= MASK_THRESHOLD)
+    torso = torso_size(keypoints, valid)
+    if len(xs) == 0 or torso is None:
+        return result
+    xs_f, ys_f = xs.astype(np.float32), ys.astype(np.float32)
+    best = np.full(len(xs), PART_REACH * torso, np.float32)
+    label = np.full(len(xs), NO_PART, np.uint8)
+    for index, part in enumerate(PARTS):
+        seen = [(a, b) for a, b in part.segments if valid[a] and valid[b]]
+        if not seen:
+            continue
+        distance = np.min([_segment_distance(xs_f, ys_f, keypoints[a], keypoints[b]) for a, b in seen], axis=0)
+        if index == TORSO_PART:
+            polygon = keypoints[list(TORSO)].astype(np.float32).reshape(-1, 1, 2)
+            inside = _inside_polygon(polygon, (width, height))[ys, xs]
+            distance = np.where(inside, 0.0, distance)
+        closer = distance < best
+        best[closer], label[closer] = distance[closer], index
+    result[ys, xs] = label
+    return result
+
+
+def _inside_polygon(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    canvas = np.zeros((size[1], size[0]), np.uint8)
+    cv2.fillPoly(canvas, [np.round(polygon).astype(np.int32)], 1)
+    return canvas.astype(bool)
+
+
+def part_transform(index: int, src: np.ndarray, src_valid: np.ndarray, dst: np.ndarray, dst_valid: np.ndarray,
+                   body_scale: float) -> np.ndarray | None:  # fmt: skip
+    """The 2x3 map moving part `index` from pose `src` onto pose `dst`, or None when a joint it
+    needs is not seen in both."""
+    both = src_valid & dst_valid
+    if index == TORSO_PART:
+        joints = list(TORSO)
+        if both[joints].all():
+            affine = least_squares_affine(src[joints], dst[joints])
+            if affine is not None:
+                return affine
+        joints = [j for j in TORSO if both[j]]
+    elif index == HEAD_PART:
+        joints = [j for j in FACE_POINTS if both[j]]
+        if len(joints) < 2:
+            joints = [j for j in FACE_POINTS + SHOULDERS if both[j]]
+    else:
+        a, b = PARTS[index].bone  # type: ignore[misc]
+        if not (both[a] and both[b]):
+            return None
+        return bone_affine(src[a], src[b], dst[a], dst[b], body_scale)
+    if len(joints) < 2:
+        return None
+    fit = umeyama(src[joints], dst[joints])
+    return None if fit is None else fit.matrix()
+
+
+def part_transforms(src: np.ndarray, src_valid: np.ndarray, dst: np.ndarray, dst_valid: np.ndarray,
+                    body_scale: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """`part_transform` for every part: (P, 2, 3) maps (zeros where there is none) and (P,) bool,
+    whether there is one. The limbs' maps come from one `bone_affines` call, not one `bone_affine`
+    call each: live warps every camera frame, and eight calls cost 0.2 ms."""
+    matrices = np.zeros((len(PARTS), 2, 3))
+    mapped = np.zeros(len(PARTS), bool)
+    for p in (TORSO_PART, HEAD_PART):
+        matrix = part_transform(p, src, src_valid, dst, dst_valid, body_scale)
+        if matrix is not None:
+            matrices[p], mapped[p] = matrix, True
+    a, b = LIMB_BONES
+    limbs, nonzero = bone_affines(src[a], src[b], dst[a], dst[b], body_scale)
+    seen = src_valid[a] & src_valid[b] & dst_valid[a] & dst_valid[b] & nonzero
+    matrices[LIMB_PARTS[seen]], mapped[LIMB_PARTS] = limbs[seen], seen
+    return matrices, mapped
