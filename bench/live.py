@@ -152,14 +152,14 @@ def source_kinds(video: Path, names: list[str]) -> dict[str, tuple[Frames, float
 
 
 def run_pipeline(engine, frames: Frames, fps: float, repeat: int, pace: float | None, out: Path, name: str = "frames") -> dict:  # noqa: ANN001
-    """One pipeline run over `repeat` passes of `frames`; the stats, CPU per frame and the mode it calibrated to."""
+    """One pipeline run over `repeat` passes of `frames`; the stats, CPU per frame and the last normalization mode it reported."""
     source = IterSource(itertools.chain.from_iterable(frames() for _ in range(repeat)), fps=fps, name=name)
     said: list[str] = []
-    pipeline = LivePipeline(engine, source, PipelineConfig(calibration_seconds=1.0, pace_fps=pace), log=said.append)
+    pipeline = LivePipeline(engine, source, PipelineConfig(pace_fps=pace), log=said.append)
     cpu_start = time.process_time()  # every thread of this process: decoding, MediaPipe, the generator, the sink
     row = pipeline.run([VideoFileSink(out, pace or fps, engine.info.image_size)]).as_dict()
     row["cpu_ms_per_frame"] = 1000 * (time.process_time() - cpu_start) / max(1, row["frames_out"])
-    modes = [line.split("calibrated: ", 1)[1].removesuffix(" mode") for line in said if line.startswith("calibrated: ")]
+    modes = [line.removeprefix("normalization: ") for line in said if line.startswith("normalization: ")]
     row["mode"] = modes[-1] if modes else "-"
     return row
 

@@ -224,7 +224,7 @@ def main(engines: Path | None, video: Path | None, backend: str, viewers: str, s
         width, height = engine.info.image_size
         print(f"source {video.name} {info.width}x{info.height} @ {info.fps:g} fps (looped, paced); engine {width}x{height} "
               f"{engine.backend} {engine.info.precision}; generator threads {threads}; VP8 over loopback", flush=True)
-        settings = SessionSettings(max_peers=max(counts), pipeline=PipelineConfig(calibration_seconds=1.0))
+        settings = SessionSettings(max_peers=max(counts), pipeline=PipelineConfig())
         manager = SessionManager(engine, settings, lambda: LoopingVideoSource(video), log=lambda _: None)
         rows = []
         with BackgroundServer(create_app(manager)) as url:

@@ -107,8 +107,8 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
 @click.option("--window/--no-window", default=None, help="Show a window  [default: when there is a display and no --output].")
 @click.option("--realtime", is_flag=True, help="Play --source at its own fps like a camera (frames may drop).")
 @click.option("--background", type=click.Path(path_type=Path), help="Picture or video (looped) to put behind the target.")
-@click.option("--calibration", type=click.Path(path_type=Path), help="Source stats from `dance-live calibrate` (else learnt live).")
-@click.option("--calibration-seconds", default=3.0, show_default=True, type=click.FloatRange(0.1), help="Live calibration length.")
+@click.option("--calibration", type=click.Path(path_type=Path),
+              help="Fixed source stats from `dance-live calibrate`  [default: adapt from the first frame].")
 @click.option("--lost-frames", default=10, show_default=True, type=click.IntRange(0),
               help="Restart from a blank previous frame after the person was lost for more frames than this.")
 @click.option("--person", default="largest", show_default=True, type=click.Choice(["largest", "left", "right"]),
@@ -133,7 +133,7 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
 @click.option("--virtual-size", default="1280x720", show_default=True, callback=parse_size, metavar="WxH",
               help="--virtual-camera: frame size (the output is letterboxed into it).")
 def run(engines: Path | None, camera: int | None, video: Path | None, output: Path | None, window: bool | None,
-        realtime: bool, background: Path | None, calibration: Path | None, calibration_seconds: float,
+        realtime: bool, background: Path | None, calibration: Path | None,
         lost_frames: int, person: str, full_body: bool, stall_timeout: float, max_frames: int | None,
         threads: int | None, backend: str, device: str, serve: bool, host: str, port: int, token: str | None, max_peers: int,
         virtual_camera: str | None, virtual_size: tuple[int, int]) -> None:
@@ -163,7 +163,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
             raise click.UsageError("give --camera N or --source VIDEO, not both")
         if virtual_camera is not None and camera is None and video is None:
             raise click.UsageError("--serve --virtual-camera shows the server's own source: give --camera N or --source VIDEO")
-        config = PipelineConfig(calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout,
+        config = PipelineConfig(lost_frames=lost_frames, stall_timeout=stall_timeout,
                                 person=person, full_body=full_body)
         virtual = None if virtual_camera is None else VirtualCameraConfig(virtual_size, device=virtual_camera or None)
         _serve(engines, camera, video, calibration, background, config, threads, backend, device, host, port, token,
@@ -195,7 +195,7 @@ def run(engines: Path | None, camera: int | None, video: Path | None, output: Pa
         if plate is not None and not engine.info.composite:
             _log("warning: this model draws its own background (no plate compositing); --background has no effect")
         config = PipelineConfig(
-            calibration_seconds=calibration_seconds, lost_frames=lost_frames, stall_timeout=stall_timeout, person=person,
+            lost_frames=lost_frames, stall_timeout=stall_timeout, person=person,
             full_body=full_body, pace_fps=source.fps if realtime and not source.live else None,
         )
         pipeline = LivePipeline(engine, source, config, stats, plate, log=_log)
@@ -258,7 +258,7 @@ def _serve(engines: Path | None, camera: int | None, video: Path | None, calibra
         if background is not None:
             Background(background).close()  # a clear error now, not in every session
         settings = SessionSettings(max_peers=max_peers, pipeline=config, calibration=stats, background=background,
-                                   sinks=(camera_sink,) if camera_sink is not None else ())
+                                   sinks=(camera_sink,) if camera_sink is not None else (), soundtrack=video)
         manager = SessionManager(engine, settings, open_own, log=_log)
         server = ServerConfig(host=host, port=port, token=resolve_token(host, token))
         width, height = engine.info.image_size

@@ -34,7 +34,7 @@ from live.capture import CaptureConfig, CaptureThread, Frame, FrameSource
 from live.slots import LatestSlot
 from live.stats import LiveStats
 from shared.errors import DanceError
-from shared.normalize.calibrator import DEFAULT_SECONDS, LiveNormalizer
+from shared.normalize.calibrator import LiveNormalizer
 from shared.normalize.stats import NormalizationStats
 from shared.pose.person_lock import LockConfig
 from shared.pose.tracking import SourcePoseTracker
@@ -136,7 +136,6 @@ class FreshFrames:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    calibration_seconds: float = DEFAULT_SECONDS  # unused: live normalization adapts from the first frame (issue 26)
     lost_frames: int = DEFAULT_LOST_FRAMES  # restart from zeros after more frames than this without a person
     pace_fps: float | None = None  # deliver a file's frames at this rate, like a camera (drops allowed)
     stall_warning: float = 1.0  # seconds without a frame from a live source before saying so

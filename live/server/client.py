@@ -85,6 +85,7 @@ class Peer:
     track: MediaStreamTrack  # the puppeteered video from the server
     session: str
     codec: str | None
+    audio: MediaStreamTrack | None = None  # viewer with audio=True: the source's soundtrack, when it has one
 
     async def close(self) -> None:
         await self.pc.close()
@@ -109,9 +110,10 @@ async def post_offer(url: str, body: dict, token: str | None = None, timeout: fl
 
 async def connect(
     url: str, mode: str = "viewer", send: MediaStreamTrack | None = None, codec: str | None = None,
-    token: str | None = None, timeout: float = 30.0,
+    token: str | None = None, timeout: float = 30.0, audio: bool = False,
 ) -> Peer:
-    """Open a session; `send` is the camera track for mirror mode."""
+    """Open a session; `send` is the camera track for mirror mode; `audio` asks for the source's
+    soundtrack too, as the page's viewer does (a mirror gets none)."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         if mode == "mirror":
@@ -120,15 +122,18 @@ async def connect(
             transceiver = pc.addTransceiver(send, direction="sendrecv")
         else:
             transceiver = pc.addTransceiver("video", direction="recvonly")
+        if audio:
+            pc.addTransceiver("audio", direction="recvonly")
         if codec:
             prefer_codec(transceiver, codec)
         arrived: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
-        pc.on("track", lambda track: arrived.done() or arrived.set_result(track))
+        sound: list[MediaStreamTrack] = []
+        pc.on("track", lambda track: sound.append(track) if track.kind == "audio" else arrived.done() or arrived.set_result(track))
         await pc.setLocalDescription(await pc.createOffer())  # aiortc gathers every candidate first
         answer = await post_offer(url, {"sdp": pc.localDescription.sdp, "type": "offer", "mode": mode}, token, timeout)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
         track = await asyncio.wait_for(arrived, timeout)
-        return Peer(pc, track, answer["session"], video_codec(answer["sdp"]))
+        return Peer(pc, track, answer["session"], video_codec(answer["sdp"]), sound[0] if sound else None)
     except BaseException:
         await pc.close()
         raise

@@ -1,9 +1,9 @@
 """WebRTC sessions: viewers share one pipeline, each mirror runs its own.
 
-- viewer: the browser receives the puppeteered stream of the server's own source (camera or a
-  looped file). One pipeline serves every viewer through aiortc's MediaRelay, subscribed
-  unbuffered so a slow peer skips frames instead of queueing them. The pipeline starts with the
-  first viewer and stops when the last one leaves (the cores are shared with mirror sessions).
+- viewer: the browser receives the puppeteered stream of the server's own source (camera or a looped
+  file, with its soundtrack: see soundtrack.py). One pipeline serves every viewer through aiortc's
+  MediaRelay, subscribed unbuffered so a slow peer skips frames instead of queueing them. The pipeline
+  starts with the first viewer and stops when the last one leaves (cores are shared with mirrors).
 - mirror: the browser sends its camera and receives the puppeteered stream on the same
   connection. Each mirror session has its own pipeline, so it calibrates on its own person.
 
@@ -30,6 +30,7 @@ from live.capture import FrameSource
 from live.pipeline import LivePipeline, PipelineConfig, Sink
 from live.runner import PipelineRunner, stats_with_progress
 from live.serialized_engine import SerializedEngine
+from live.server.soundtrack import Soundtrack, wants_audio
 from live.server.tracks import BrowserFrameSource, HandoffTrack, drain_track, pump_track
 from shared.normalize.stats import NormalizationStats
 from shared.runtime.engine import Engine
@@ -56,6 +57,7 @@ class SessionSettings:
     # The viewer pipeline also writes here (e.g. a virtual camera); with any, it runs from the
     # server's start to its end, viewers or not. The caller owns (closes) them.
     sinks: tuple[Sink, ...] = ()
+    soundtrack: Path | None = None  # the server's own video file: viewers hear its audio (mirrors get none)
 
 
 class ViewerHub:
@@ -71,6 +73,7 @@ class ViewerHub:
         self.log = log
         self.on_end = on_end  # called on the event loop when the pipeline stops by itself
         self.relay = MediaRelay()
+        self.soundtrack = Soundtrack(settings.soundtrack) if settings.soundtrack else None
         self.calibration = settings.calibration
         self._runner: PipelineRunner | None = None
         self._last: LivePipeline | None = None
@@ -97,7 +100,7 @@ class ViewerHub:
 
         def done(error: BaseException | None) -> None:
             if pipeline.normalizer.source is not None:
-                self.calibration = pipeline.normalizer.source  # the next start skips calibration
+                self.calibration = pipeline.normalizer.source  # stats fixed by a file carry over to the next start
             if error is not None:
                 self.log(f"viewer pipeline stopped: {error}")
             try:
@@ -179,6 +182,7 @@ class Session:
     pc: RTCPeerConnection
     created: float = field(default_factory=time.monotonic)
     viewer_track: MediaStreamTrack | None = None  # viewer: its relay subscription
+    audio_track: MediaStreamTrack | None = None  # viewer: the source's soundtrack, when it has one
     runner: PipelineRunner | None = None  # mirror: its own pipeline
     source: BrowserFrameSource | None = None  # mirror: the browser's camera
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -261,6 +265,10 @@ class SessionManager:
             assert self.hub is not None
             session.viewer_track = await self.hub.subscribe()
             pc.addTrack(session.viewer_track)
+            if self.hub.soundtrack is not None and wants_audio(sdp):  # one stream: the browser syncs the two
+                session.audio_track = await self.hub.soundtrack.track(self.hub.track)
+                if session.audio_track is not None:
+                    pc.addTrack(session.audio_track)
             for track in remote:  # a viewer that sends video anyway: drop it as it comes, never queue it
                 session.tasks.append(asyncio.ensure_future(drain_track(track)))
         else:
@@ -337,6 +345,8 @@ class SessionManager:
             session.source.close()  # before stopping: it unblocks the capture thread's read
         if session.runner is not None:
             session.runner.stop()
+        if session.audio_track is not None:
+            session.audio_track.stop()
         if session.viewer_track is not None and self.hub is not None:
             self.hub.unsubscribe(session.viewer_track)
         try:

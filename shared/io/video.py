@@ -70,6 +70,19 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
+def count_frames(path: str | Path) -> int:
+    """The exact number of frames, counted from the container's packets (no decoding, so fast);
+    the header's count (`probe_video`) may be an estimate."""
+    path = Path(path)
+    container = _open_input(path)
+    try:
+        return sum(1 for packet in container.demux(container.streams.video[0]) if packet.size > 0)
+    except av.error.FFmpegError as err:
+        raise DanceError(f"{path}: reading failed ({err})") from None
+    finally:
+        container.close()
+
+
 def read_frames(path: str | Path, max_frames: int | None = None, frame_threads: bool = True) -> Iterator[np.ndarray]:
     """Decoded frames as HxWx3 uint8 RGB, in order.
 

@@ -194,7 +194,7 @@ def run_camera(engine, camera: ScriptedCamera, output: Path, config=None, timeou
     from live.pipeline import LivePipeline, PipelineConfig
     from live.sinks import VideoFileSink
 
-    config = config or PipelineConfig(calibration_seconds=0.3, retry_interval=0.1, stall_warning=0.5, stall_timeout=2.0)
+    config = config or PipelineConfig(retry_interval=0.1, stall_warning=0.5, stall_timeout=2.0)
     logs: list[str] = []
     output.unlink(missing_ok=True)  # a file from an earlier run proves nothing
     pipeline = LivePipeline(engine, camera, config, log=logs.append)
@@ -433,7 +433,7 @@ def camera_stops(engine, frames: Sequence[np.ndarray], work: Path, count: int, s
     from live.pipeline import PipelineConfig
 
     row = FaultRow("live", "camera stops for good (ends, fails, raises, hangs, garbage, dead from the start)", count, 0)
-    config = PipelineConfig(calibration_seconds=0.3, retry_interval=0.1, stall_warning=0.5, stall_timeout=stall_timeout)
+    config = PipelineConfig(retry_interval=0.1, stall_warning=0.5, stall_timeout=stall_timeout)
     for i in range(count):
         kind = STOPS[i % len(STOPS)]
         output = work / f"stop{i}.mp4"

@@ -71,7 +71,7 @@ def test_a_first_pose_slower_than_the_stall_timeout_is_no_camera_stall(live_engi
     timeout (MediaPipe warming up on a busy machine) ended a healthy camera's run as "stalled"."""
     camera = ScriptedCamera([Segment("good", 2.0, lambda i: frames[i % len(frames)])], end=True)
     logs: list[str] = []
-    config = PipelineConfig(calibration_seconds=0.3, stall_warning=0.3, stall_timeout=0.5)
+    config = PipelineConfig(stall_warning=0.3, stall_timeout=0.5)
     pipeline = LivePipeline(live_engine, camera, config, log=logs.append)
     estimate, calls = pipeline.tracker.estimate, []
 

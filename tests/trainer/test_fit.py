@@ -136,7 +136,7 @@ def test_an_exemplar_run_trains_exports_and_runs_live(synthetic_dataset: Path, s
     assert engine.info.exemplars is not None and engine.info.label_nc == 7
     output = tmp_path / "live.mp4"
     source = VideoFileSource(synthetic_video, max_frames=12)
-    pipeline = LivePipeline(engine, source, PipelineConfig(calibration_seconds=0.1), log=lambda _: None)
+    pipeline = LivePipeline(engine, source, PipelineConfig(), log=lambda _: None)
     stats = pipeline.run([VideoFileSink(output, source.fps, engine.info.image_size)]).as_dict()
     assert stats["frames_out"] == 12 and probe_video(output).frame_count == 12
     assert stats["frames_generated"] > 0, "the synthetic dancer is seen and rendered"

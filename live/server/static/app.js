@@ -11,6 +11,7 @@ let pc = null;
 let session = null;
 let camera = null;
 let hudTimer = null;
+let remote = null; // the server's stream: the video, and (viewers of a file with sound) its audio
 
 function setStatus(text, isError = false) {
   $("status").textContent = text;
@@ -52,8 +53,13 @@ async function start() {
   $("stop").disabled = false;
   setStatus("connecting…");
   pc = new RTCPeerConnection({ iceServers: [] }); // no STUN: the server is on this network
+  // Both tracks go into one element: it plays them in sync (muted until the user unmutes: browsers
+  // refuse to autoplay sound).
+  remote = new MediaStream();
   pc.addEventListener("track", (event) => {
-    $("output").srcObject = new MediaStream([event.track]);
+    remote.addTrack(event.track);
+    $("output").srcObject = remote;
+    if (event.track.kind === "audio") $("sound").hidden = false;
   });
   pc.addEventListener("connectionstatechange", () => {
     if (!pc) return;
@@ -74,6 +80,7 @@ async function start() {
     await transceiver.sender.setParameters(params).catch(() => {});
   } else {
     transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("audio", { direction: "recvonly" }); // the source's soundtrack, if it has one
   }
   preferCodec(transceiver, $("codec").value);
 
@@ -100,11 +107,36 @@ function stop() {
   if (camera) camera.getTracks().forEach((t) => t.stop());
   camera = null;
   $("output").srcObject = null;
+  remote = null;
+  setMuted(true);
+  $("sound").hidden = true;
   $("preview-box").hidden = true;
   $("hud").textContent = "";
   $("start").disabled = false;
   $("stop").disabled = true;
   setStatus("idle");
+}
+
+function setMuted(muted) {
+  $("output").muted = muted;
+  $("sound").textContent = muted ? "sound off: unmute" : "sound on: mute";
+}
+
+function audioTracks() {
+  return remote ? remote.getAudioTracks().map((t) => ({ readyState: t.readyState, muted: t.muted })) : [];
+}
+
+// Received audio so far (packets, samples, energy) from the connection's statistics; null without audio.
+async function audioReceived() {
+  if (!pc) return null;
+  const report = await pc.getStats();
+  let found = null;
+  report.forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "audio") {
+      found = { packets: r.packetsReceived || 0, samples: r.totalSamplesReceived || 0, energy: r.totalAudioEnergy || 0 };
+    }
+  });
+  return found;
 }
 
 function decodedFrames() {
@@ -157,6 +189,8 @@ $("start").addEventListener("click", () => {
   });
 });
 $("stop").addEventListener("click", stop);
+$("sound").addEventListener("click", () => setMuted(!$("output").muted));
 
-// For scripts and tests: the session id, the decoded-frame count, the codec received.
-window.dance = { session: () => session, decodedFrames, codec: receivingCodec };
+// For scripts and tests: the session id, the decoded-frame count, the codec received, the audio.
+window.dance = { session: () => session, decodedFrames, codec: receivingCodec, audioTracks, audioReceived,
+  muted: () => $("output").muted };

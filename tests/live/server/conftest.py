@@ -20,7 +20,6 @@ from live.server.session import SessionManager, SessionSettings
 from shared.io.video import VideoWriter, read_frames
 
 SMALL_WIDTH = 272  # the 1080x1920 clip scaled down: MediaPipe still finds the person, decoding stays cheap
-CALIBRATION_S = 0.3
 
 
 @pytest.fixture(scope="session")
@@ -49,9 +48,11 @@ class Running:
 
 
 def start_server(engine, source: Path | None, max_peers: int = 2, token: str | None = None,  # noqa: ANN001
-                 max_body: int | None = None) -> Running:
-    """A server on a free port (port 0), its own source looped when given."""
-    settings = SessionSettings(max_peers=max_peers, pipeline=PipelineConfig(calibration_seconds=CALIBRATION_S))
+                 max_body: int | None = None, soundtrack: bool = False) -> Running:
+    """A server on a free port (port 0), its own source looped when given (its audio sent to
+    viewers with `soundtrack`, as `dance-live --serve --source` does)."""
+    settings = SessionSettings(max_peers=max_peers, pipeline=PipelineConfig(),
+                               soundtrack=source if soundtrack else None)
     open_source = (lambda: LoopingVideoSource(source)) if source is not None else None
     manager = SessionManager(engine, settings, open_source, log=lambda _: None)
     app = create_app(manager, token) if max_body is None else create_app(manager, token, max_body)
@@ -86,3 +87,14 @@ def http(method: str, url: str, body: bytes | str | dict | list | None = None,
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode(errors="replace")
+
+
+SOUND_TONE_AT = 0.8  # the sound clip's tone starts this far into each loop
+
+
+@pytest.fixture(scope="session")
+def sound_clip(clip_rgb: list[np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small clip with a soundtrack: silence, then a 440 Hz tone from 0.8 s to its end (1.67 s)."""
+    from tests.tone_video import write_tone_video
+
+    return write_tone_video(tmp_path_factory.mktemp("sound") / "sound.mp4", clip_rgb, 30.0, tone_at=SOUND_TONE_AT)
