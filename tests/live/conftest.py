@@ -38,3 +38,14 @@ def one_torch_thread():  # noqa: ANN201
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(saved)
+
+
+@pytest.fixture
+def in_project(tmp_path: Path, tiny_run: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder whose runs/ holds the tiny run, as after `dance-train fit`."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "target").symlink_to(tiny_run, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    return tmp_path

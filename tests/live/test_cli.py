@@ -31,16 +31,6 @@ def _one_line_error(result: Result, code: int = 1) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def in_project(tmp_path: Path, tiny_run: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder whose runs/ holds the tiny run, as after `dance-train fit`."""
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "target").symlink_to(tiny_run, target_is_directory=True)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    return tmp_path
-
 
 def test_calibrate_then_run_with_the_latest_run_and_a_background(in_project: Path, real_clip: Path) -> None:
     done = _invoke("calibrate", "--source", real_clip, "--seconds", "0.1", "-o", "me.json")

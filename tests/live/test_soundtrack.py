@@ -19,14 +19,6 @@ FPS = 30.0
 TONE_AT = 0.8  # seconds into the source
 
 
-@pytest.fixture
-def in_project(tmp_path: Path, tiny_run: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "target").symlink_to(tiny_run, target_is_directory=True)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DISPLAY", raising=False)
-    return tmp_path
-
 
 @pytest.fixture(scope="module")
 def dancer_with_music(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -98,3 +98,14 @@ def sound_clip(clip_rgb: list[np.ndarray], tmp_path_factory: pytest.TempPathFact
     from tests.tone_video import write_tone_video
 
     return write_tone_video(tmp_path_factory.mktemp("sound") / "sound.mp4", clip_rgb, 30.0, tone_at=SOUND_TONE_AT)
+
+
+@pytest.fixture(scope="module")
+def served_with_sound(tiny_engine, sound_clip: Path) -> Iterator[Running]:  # noqa: ANN001
+    """A server playing the tone clip with its soundtrack (one per test module)."""
+    tiny_engine.set_plate(None)
+    running = start_server(tiny_engine, sound_clip, max_peers=2, soundtrack=True)
+    try:
+        yield running
+    finally:
+        running.server.stop()

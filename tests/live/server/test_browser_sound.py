@@ -4,12 +4,9 @@ until the user unmutes it (browsers refuse to autoplay sound)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 
-from tests.live.server.conftest import Running, start_server
+from tests.live.server.conftest import Running
 from tests.live.server.test_browser import CHROMIUM, pytestmark  # noqa: F401 - the same skip rule
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -32,15 +29,6 @@ PEAK_JS = """async () => {
   return peak;
 }"""
 
-
-@pytest.fixture(scope="module")
-def served_with_sound(tiny_engine, sound_clip: Path) -> Iterator[Running]:  # noqa: ANN001
-    tiny_engine.set_plate(None)
-    running = start_server(tiny_engine, sound_clip, max_peers=2, soundtrack=True)
-    try:
-        yield running
-    finally:
-        running.server.stop()
 
 
 def test_a_viewer_page_receives_the_soundtrack_muted_with_an_unmute_control(served_with_sound: Running) -> None:

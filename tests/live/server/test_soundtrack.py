@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from live.pipeline import OutputFrame
 from live.server.client import LoopTrack, connect
 from live.server.soundtrack import PACKET_SAMPLES, SAMPLE_RATE, SoundtrackTrack, wants_audio
 from live.slots import LatestFrame
-from tests.live.server.conftest import Running, start_server
+from tests.live.server.conftest import Running
 from tests.tone_video import TONE_HZ, dominant_hz
 
 FPS = 30.0
@@ -84,15 +82,6 @@ def test_offers_that_can_receive_audio() -> None:
     assert wants_audio(offer("recvonly")) and wants_audio(offer("sendrecv"))
     assert not wants_audio(offer("sendonly")) and not wants_audio(offer("inactive")) and not wants_audio("garbage")
 
-
-@pytest.fixture(scope="module")
-def served_with_sound(tiny_engine, sound_clip: Path) -> Iterator[Running]:  # noqa: ANN001
-    tiny_engine.set_plate(None)
-    running = start_server(tiny_engine, sound_clip, max_peers=2, soundtrack=True)
-    try:
-        yield running
-    finally:
-        running.server.stop()
 
 
 def test_a_viewer_hears_the_source_and_a_mirror_gets_no_audio(served_with_sound: Running, clip_rgb: list) -> None:
