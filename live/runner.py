@@ -54,7 +54,9 @@ class PipelineRunner:
 
 
 def stats_with_progress(pipeline: LivePipeline) -> dict:
-    """The pipeline's numbers, with how far its calibration has come (None once calibrated)."""
+    """The pipeline's numbers, which normalization it uses (as the window HUD says), and how far its
+    calibration has come (None unless it waits to measure the person)."""
     stats = pipeline.stats.as_dict()
+    stats["normalization"] = pipeline.normalizer.describe()
     stats["calibrating"] = pipeline.normalizer.progress if pipeline.normalizer.calibrating else None
     return stats

@@ -25,6 +25,7 @@ import numpy as np
 from shared.errors import DanceError
 from shared.normalize.stats import NormalizationStats
 from shared.pose.keypoints import PoseSequence
+from shared.runtime.run_folder import PLATE_FILE
 
 DATASET_FORMAT_VERSION = 2
 MANIFEST_NAME = "dataset.json"
@@ -115,7 +116,7 @@ class Dataset:
         labels = _array(folder / "labels.npy", (count, height, width, 3))
         masks = _array(folder / "masks.npy", (count, height, width))
         face_boxes = _array(folder / "face_boxes.npy", (count, 3), mmap=False)
-        plate = cv2.imread(str(folder / "plate.png"), cv2.IMREAD_COLOR)
+        plate = cv2.imread(str(folder / PLATE_FILE), cv2.IMREAD_COLOR)
         if plate is None or plate.shape != (height, width, 3):
             found = "missing or unreadable" if plate is None else f"{plate.shape[1]}x{plate.shape[0]}, not {width}x{height}"
             raise DanceError(f"{folder / 'plate.png'}: {found}; prepare the dataset again")

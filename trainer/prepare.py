@@ -30,6 +30,7 @@ from shared.pose.keypoints import PoseSequence
 from shared.label.render import contact_sheet, overlay, render_label
 from shared.pose.smoothing import median_smooth
 from shared.io.video import probe_video, read_frames
+from shared.runtime.run_folder import PLATE_FILE
 from trainer.dataset import DATASET_FORMAT_VERSION, MANIFEST_NAME, DatasetManifest
 from trainer.plate import STATIC_RESIDUAL_LIMIT, estimate_plate
 
@@ -145,7 +146,7 @@ def _build(
     (folder / "masks_full.npy").unlink()
 
     plate = estimate_plate(frames, masks)
-    cv2.imwrite(str(folder / "plate.png"), cv2.cvtColor(plate.plate, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(folder / PLATE_FILE), cv2.cvtColor(plate.plate, cv2.COLOR_RGB2BGR))
     if plate.filled > 0:
         tqdm.write(
             f"background plate: {100 * plate.filled:.1f}% of pixels had no clean view of the background "

@@ -172,6 +172,7 @@ async function updateHud() {
       lines.unshift(
         `${s.recent_fps.toFixed(1)} fps   latency ${ms(s.latency_ms.p50)} / p95 ${ms(s.latency_ms.p95)} ms`,
         `frames ${s.frames_out}   poses ${s.poses_found}   dropped ${s.dropped_total}`,
+        `normalization: ${s.normalization}`,
       );
       if (s.calibrating !== null) lines.push(`CALIBRATING ${(100 * s.calibrating).toFixed(0)}% - stand fully in view`);
     }

@@ -68,6 +68,7 @@ def test_the_page_mirrors_a_camera_and_views_the_server_source_in_chromium(serve
             session = page.evaluate("window.dance.session()")
             status, stats = http("GET", f"{served.url}stats?session={session}")
             page.wait_for_function("document.getElementById('hud').textContent.includes('poses')", timeout=5_000)
+            hud = page.text_content("#hud")
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "browser-mirror.png"))
 
@@ -75,6 +76,8 @@ def test_the_page_mirrors_a_camera_and_views_the_server_source_in_chromium(serve
             assert all(b > a for a, b in zip(counts, counts[1:])), counts  # still decoding, second after second
             assert status == 200 and stats["kind"] == "mirror"
             assert stats["stats"]["poses_found"] > 0 and stats["source_size"][0] == WIDTH
+            assert stats["stats"]["normalization"].startswith("adaptive from the first frame")
+            assert "normalization: adaptive from the first frame" in hud  # the page's HUD says the mode, as the window's does
             assert page.text_content("#status") == "mirror: connected"
             assert page.evaluate("window.dance.codec()") == "VP8"  # the default
 
