@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from shared.normalize.stats import MIN_FLOOR_SLACK, NormalizationStats, _lower_ankle_y
+from shared.normalize.stats import MIN_FLOOR_SLACK, NormalizationStats, lower_ankle_y
 from shared.normalize.upper_body import MAX_LEG_SHARE, UpperBodyNormalizer, UpperBodyStats
 from shared.pose.keypoints import PoseFrame
 from shared.pose.schema import Joint
@@ -161,7 +161,7 @@ class AdaptiveNormalizer:
         ratios = _bone_lengths(points) / self._bones_per_height if self.target_pose is not None else np.full(1, np.nan)
         by_bones = float(np.nanmedian(ratios)) if np.isfinite(ratios).any() else math.nan
         row[_HEIGHT] = np.fmax(direct, by_bones)
-        ankle = float(_lower_ankle_y(points, np.isfinite(points[:, 1])))
+        ankle = float(lower_ankle_y(points, np.isfinite(points[:, 1])))
         row[_LEGS] = float(math.isfinite(ankle))
         if not math.isfinite(ankle) and math.isfinite(row[_HEIGHT]):
             per_px = row[_HEIGHT] / self.target_height  # source px per target px
@@ -232,7 +232,7 @@ class AdaptiveNormalizer:
         offset = np.array([(1.0 - scale) * self._cx, self.target_floor - scale * self.floor])
         moved = pose.keypoints.astype(np.float64) * scale + offset
         moved[~pose.valid] = np.nan
-        feet = float(_lower_ankle_y(moved, pose.valid))
+        feet = float(lower_ankle_y(moved, pose.valid))
         if math.isfinite(feet):
             inside = min(max(feet, self.floor_band[0]), self.floor_band[1])
             if inside != feet:

@@ -130,7 +130,7 @@ class NormalizationStats:
             raise DanceError(f"{path}: {err}") from None
 
 
-def _lower_ankle_y(keypoints: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def lower_ankle_y(keypoints: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(...,) y of the lower (larger-y) valid ankle; NaN where neither ankle was seen."""
     left = np.where(valid[..., Joint.LEFT_ANKLE], keypoints[..., Joint.LEFT_ANKLE, 1], np.nan)
     right = np.where(valid[..., Joint.RIGHT_ANKLE], keypoints[..., Joint.RIGHT_ANKLE, 1], np.nan)
@@ -161,7 +161,7 @@ def compute_stats(seq: PoseSequence) -> NormalizationStats:
     height count. When the video has a single depth (max == far), both height windows shrink to
     the frames on that one floor line, so height_close == height_far and the scale is constant."""
     kp = seq.keypoints.astype(np.float64)
-    ankle = _lower_ankle_y(kp, seq.valid)
+    ankle = lower_ankle_y(kp, seq.valid)
     mean_ankle = _mean_valid_y(kp, seq.valid, ANKLES)
     head = np.where(seq.valid[:, Joint.NOSE], kp[:, Joint.NOSE, 1], _mean_valid_y(kp, seq.valid, HEAD_FALLBACK))
     height = mean_ankle - head
@@ -251,7 +251,7 @@ class PoseNormalizer:
         self._offset = np.array([(1.0 - scale) * self._cx, (1.0 - scale) * a + b])
 
     def __call__(self, frame: PoseFrame) -> PoseFrame:
-        a = float(_lower_ankle_y(frame.keypoints, frame.valid))
+        a = float(lower_ankle_y(frame.keypoints, frame.valid))
         if math.isfinite(a):
             self._update(a)
         moved = frame.keypoints.astype(np.float64) * self._scale + self._offset
