@@ -151,7 +151,7 @@ class Posed:
 
     frame: Frame
     labelled: Labelled  # the puppet step's label half: the label, the engine's input, the face box
-    calibrating: float | None  # 0.0 while a person is seen but cannot be measured yet (drawn un-normalized), else None
+    calibrating: bool  # a person is seen but cannot be measured yet (drawn un-normalized)
     ready: float  # perf_counter stamp when the label was done (the generator may pick it up later)
     mode: str | None = None  # the normalization in use, e.g. "adaptive from the first frame, full body"
 
@@ -165,7 +165,7 @@ class OutputFrame:
     label: np.ndarray
     held: bool  # nobody seen: an earlier output repeated
     present: bool
-    calibrating: float | None
+    calibrating: bool
     mode: str | None = None  # the normalization in use (LiveNormalizer.describe), for the HUD
 
 
@@ -287,9 +287,8 @@ class LivePipeline:
         mode = normalizer.describe()
         if mode != was and normalizer.mode is not None:
             self.log(f"normalization: {mode}")
-        calibrating = normalizer.progress if normalizer.calibrating else None
         end = time.perf_counter()
-        posed = Posed(frame, labelled, calibrating, end, mode)
+        posed = Posed(frame, labelled, normalizer.calibrating, end, mode)
         self.stats.stage("pose", middle - start)
         self.stats.stage("label", end - middle)
         self._pose_time.add(end - start)

@@ -54,9 +54,9 @@ class PipelineRunner:
 
 
 def stats_with_progress(pipeline: LivePipeline) -> dict:
-    """The pipeline's numbers, which normalization it uses (as the window HUD says), and how far its
-    calibration has come (None unless it waits to measure the person)."""
+    """The pipeline's numbers, which normalization it uses (as the window HUD says), and whether it
+    waits to measure the person (a person seen but not yet measurable is drawn un-normalized)."""
     stats = pipeline.stats.as_dict()
     stats["normalization"] = pipeline.normalizer.describe()
-    stats["calibrating"] = pipeline.normalizer.progress if pipeline.normalizer.calibrating else None
+    stats["calibrating"] = pipeline.normalizer.calibrating
     return stats

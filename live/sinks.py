@@ -166,8 +166,8 @@ def draw_hud(canvas: np.ndarray, lines: list[str], out: OutputFrame) -> None:
     for i, line in enumerate(lines):
         _text(canvas, line, (10, step * (i + 1)), scale, _WHITE)
     bottom = canvas.shape[0] - 12
-    if out.calibrating is not None:
-        _text(canvas, f"CALIBRATING {100 * out.calibrating:.0f}% - stand fully in view", (10, bottom - 2 * step),
+    if out.calibrating:
+        _text(canvas, "MEASURING THE PERSON - stand fully in view", (10, bottom - 2 * step),
               scale * 1.3, _YELLOW)
     elif not out.present:
         _text(canvas, "nobody in view", (10, bottom - 2 * step), scale * 1.3, _YELLOW)

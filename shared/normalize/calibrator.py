@@ -126,11 +126,6 @@ class LiveNormalizer:
         return self._unmeasured
 
     @property
-    def progress(self) -> float:
-        """For the HUDs' calibration line: 0 while `calibrating`, else 1 (there is no learning time)."""
-        return 0.0 if self._unmeasured else 1.0
-
-    @property
     def mode(self) -> str | None:
         """"full body" or "upper body" once normalizing, else None."""
         if self._fixed is not None:

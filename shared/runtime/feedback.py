@@ -5,8 +5,8 @@ output, so live does the same: zeros at the first frame and again when the perso
 being lost for more than `lost_frames` frames (the old output no longer matches the new pose);
 in between, while nobody is seen, the last output is held. What is fed back is the body output
 before the face residual, because the body generator was trained on its own body outputs (the
-face GAN is a later stage with the body generator frozen). In shared/ because the trainer's eval
-puppeteers a run with a source video exactly as live does.
+face GAN is a later stage with the body generator frozen). `shared.runtime.puppet.PuppetStep`
+runs it for live and for the trainer's eval alike.
 
 `rollout` is the same rule over a fixed sequence of labels, for the trainer's eval, the int8
 calibration data and the export parity cases: each body output is the next frame's previous

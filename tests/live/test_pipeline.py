@@ -98,7 +98,7 @@ def test_the_first_frame_is_drawn_normalized_at_the_targets_height(file_run: Fil
     info = tiny_engine.info
     assert file_run.live_calibration is None  # nothing fixed: it adapts
     assert file_run.said == ["normalization: adaptive from the first frame, full body"]
-    assert all(out.mode == "adaptive from the first frame, full body" and out.calibrating is None for out in file_run.outputs)
+    assert all(out.mode == "adaptive from the first frame, full body" and out.calibrating is False for out in file_run.outputs)
 
     def figure_height(label: np.ndarray) -> int:
         rows = np.flatnonzero(label.max(axis=(1, 2)) > 0)

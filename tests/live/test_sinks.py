@@ -17,7 +17,7 @@ from live.stats import LiveStats
 from shared.errors import DanceError
 
 
-def _out(calibrating: float | None = None, present: bool = True, mode: str | None = None) -> OutputFrame:
+def _out(calibrating: bool = False, present: bool = True, mode: str | None = None) -> OutputFrame:
     camera = np.zeros((480, 640, 3), np.uint8)
     camera[:, :320] = 255  # left half white
     image = np.full((256, 256, 3), 90, np.uint8)
@@ -65,7 +65,7 @@ def test_hud_marks_calibration_and_an_empty_room(gui: dict) -> None:
     window = WindowSink(lambda: None, lambda: None)
     stats = LiveStats()
     window.write(_out(), stats)
-    window.write(_out(calibrating=0.5), stats)
+    window.write(_out(calibrating=True), stats)
     window.write(_out(present=False), stats)
     plain, calibrating, empty = (frame[300:470] for frame in gui["frames"])
     assert not np.array_equal(plain, calibrating) and not np.array_equal(plain, empty)

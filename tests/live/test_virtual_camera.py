@@ -27,7 +27,7 @@ pyvirtualcam = pytest.importorskip("pyvirtualcam")
 def _out(shade: int, size: tuple[int, int] = (256, 256)) -> OutputFrame:
     width, height = size
     image = np.full((height, width, 3), shade, np.uint8)
-    return OutputFrame(image, Frame(image, 0, 0.0, 0.0), image, held=False, present=True, calibrating=None)
+    return OutputFrame(image, Frame(image, 0, 0.0, 0.0), image, held=False, present=True, calibrating=False)
 
 
 class FakeCamera:
@@ -249,7 +249,7 @@ def test_frames_read_back_from_a_v4l2loopback_device() -> None:
     try:
         image = np.zeros((256, 256, 3), np.uint8)
         image[:, :, 0] = 220  # red in RGB
-        out = OutputFrame(image, Frame(image, 0, 0.0, 0.0), image, held=False, present=True, calibrating=None)
+        out = OutputFrame(image, Frame(image, 0, 0.0, 0.0), image, held=False, present=True, calibrating=False)
         sink.write(out, LiveStats())
         time.sleep(0.5)
         capture = cv2.VideoCapture(device, cv2.CAP_V4L2)

@@ -174,7 +174,7 @@ async function updateHud() {
         `frames ${s.frames_out}   poses ${s.poses_found}   dropped ${s.dropped_total}`,
         `normalization: ${s.normalization}`,
       );
-      if (s.calibrating !== null) lines.push(`CALIBRATING ${(100 * s.calibrating).toFixed(0)}% - stand fully in view`);
+      if (s.calibrating) lines.push("MEASURING THE PERSON - stand fully in view");
     }
   } catch (err) {
     lines.push("stats: " + err.message);

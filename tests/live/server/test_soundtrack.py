@@ -23,7 +23,7 @@ STEP = 16  # the ramp below: sample i of the loop holds i // STEP, so each packe
 
 def _output(media_time: float) -> OutputFrame:
     image = np.zeros((8, 8, 3), np.uint8)
-    return OutputFrame(image, Frame(image, round(media_time * FPS), media_time, time.perf_counter()), image, False, True, None)
+    return OutputFrame(image, Frame(image, round(media_time * FPS), media_time, time.perf_counter()), image, False, True, False)
 
 
 def test_the_audio_follows_the_video_clock_over_drops_stalls_and_loops() -> None:

@@ -21,7 +21,7 @@ from shared.io.video import probe_video
 def _output(value: int, captured: float, size: tuple[int, int] = (64, 48)) -> OutputFrame:
     width, height = size
     image = np.full((height, width, 3), value, np.uint8)
-    return OutputFrame(image, Frame(image, value, captured, captured), image, False, True, None)
+    return OutputFrame(image, Frame(image, value, captured, captured), image, False, True, False)
 
 
 def test_even_size_drops_an_odd_last_row_and_column() -> None:
