@@ -69,11 +69,14 @@ def time_conditioning(bank: ExemplarBank, target: NormalizationStats, frames: in
 def main(frames: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         banks = {"Pose2Sim cam01 (real)": _real_bank(Path(tmp) / "cam01"), "synthetic target": _synthetic_bank()}
-        print(f"\n{'bank':<24} {'exemplars':>9} {'median ms':>10} {'p95 ms':>8}")
+        print(f"\n{'bank':<24} {'retrieval':<11} {'exemplars':>9} {'median ms':>10} {'p95 ms':>8}")
         for name, (bank, stats) in banks.items():
-            times = sorted(time_conditioning(bank, stats, frames))
-            p95 = times[int(0.95 * (len(times) - 1))]
-            print(f"{name:<24} {len(bank):>9} {1000 * statistics.median(times):>10.2f} {1000 * p95:>8.2f}")
+            for per_part in (False, True):  # one frame for all parts (runs before issue 27), each part its own
+                bank.per_part = per_part
+                times = sorted(time_conditioning(bank, stats, frames))
+                p95 = times[int(0.95 * (len(times) - 1))]
+                mode = "per part" if per_part else "whole frame"
+                print(f"{name:<24} {mode:<11} {len(bank):>9} {1000 * statistics.median(times):>10.2f} {1000 * p95:>8.2f}")
     print("retrieval + per-part warp + tensor per frame at 256x256, one thread; target <= 3 ms")
 
 

@@ -58,6 +58,21 @@ def fetch_multi_person_clip(name: str = "cam01") -> Path:
     return fetch_pose2sim_clip(name, demo="MultiPerson")
 
 
+def mirrored_reversed_clip(name: str = "cam01", max_frames: int | None = None) -> Path:
+    """A Pose2Sim view mirrored left-right and played backwards (as `ffmpeg -vf hflip,reverse`):
+    the target's own body doing motion it never made, the new-motion source closest to the target."""
+    from shared.io.video import probe_video, read_frames, write_video
+
+    source = fetch_pose2sim_clip(name)
+    clip = test_cache_dir() / f"pose2sim-{name}-mirrored-reversed{max_frames or ''}.mp4"
+    if not clip.exists():
+        frames = [frame[:, ::-1].copy() for frame in read_frames(source, max_frames)][::-1]
+        partial = clip.with_name(clip.stem + ".partial.mp4")
+        write_video(partial, frames, probe_video(source).fps)
+        partial.replace(clip)
+    return clip
+
+
 @pytest.fixture(scope="session")
 def synthetic_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built-in target dancer: 48 frames at 256x256 (the tiny preset's size)."""

@@ -61,20 +61,23 @@ def _latest_run_name(source: Path) -> str:
 @click.option("--l1", "lambda_l1", default=10.0, show_default=True, type=click.FloatRange(0), help="Pixel L1 weight (0 = the paper's losses).")
 @click.option("--gan-warmup", default=0.25, show_default=True, type=click.FloatRange(0, 1),
               help="Share of each body stage trained on reconstruction only, before the GAN (0 = the paper).")
-@click.option("--augment", is_flag=True, help="Randomly move and resize the person in half the body pairs (compositing runs).")
+@click.option("--augment/--no-augment", default=FitConfig.augment, show_default=True,
+              help="Randomly move and resize the person in half the body pairs (compositing runs).")
 @click.option("--exemplar/--no-exemplar", default=FitConfig.exemplar, show_default=True,
               help="Also show the generator a training frame warped part by part onto the pose (--no-exemplar: the paper's).")
+@click.option("--held-out", default=FitConfig.held_out, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Share of the frames, at the end of the clip, never trained on: what `dance-train eval` scores.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--checkpoint-every", default=100, show_default=True, type=click.IntRange(1), help="Steps between checkpoints.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--gpus", default=1, show_default=True, type=click.IntRange(1), help="Data-parallel processes (relaunches under torchrun).")
 def fit(source: Path, output: Path | None, preset: str, steps: int | None, minutes: float | None, batch_size: int,
         lr: float, no_temporal: bool, no_composite: bool, no_face: bool, vgg_weights: Path | None, no_vgg: bool, lambda_l1: float,
-        gan_warmup: float, augment: bool, exemplar: bool, seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
+        gan_warmup: float, augment: bool, exemplar: bool, held_out: float, seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
     """Train the body model and the FaceGAN on SOURCE (a video, or a prepared dataset folder).
 
     A video is prepared first (see `prepare`). The run resumes where it stopped when the same
-    command is given again. The last 10% of frames are held out for `dance-train eval`, and the
+    command is given again. The last 10% of frames (--held-out) are held out for `dance-train eval`, and the
     quarter second before them is not trained on (a frame that close shows the answer).
     """
     from trainer.train import run_fit
@@ -88,7 +91,8 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
     config = FitConfig(
         preset=preset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr, temporal=not no_temporal,
         composite=not no_composite, face=not no_face, use_vgg=not no_vgg, vgg_weights=str(vgg_weights) if vgg_weights else None,
-        lambda_l1=lambda_l1, gan_warmup=gan_warmup, augment=augment, exemplar=exemplar, seed=seed, checkpoint_every=checkpoint_every,
+        lambda_l1=lambda_l1, gan_warmup=gan_warmup, augment=augment, exemplar=exemplar, held_out=held_out,
+        seed=seed, checkpoint_every=checkpoint_every,
     )
     run_dir = output or DEFAULT_RUNS / _latest_run_name(source)
     run_fit(source, run_dir, config, device=device, gpus=gpus)
@@ -99,39 +103,45 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--source", "sources", multiple=True, type=click.Path(path_type=Path),
               help="A video of another person to puppeteer each run with, as live does (repeatable).")
+@click.option("--person", default="largest", show_default=True, type=click.Choice(["largest", "left", "right"]),
+              help="Which person in each --source drives the run (as dance-live --person).")
 @click.option("--max-frames", default=300, show_default=True, type=click.IntRange(1), help="Frames of each source to use.")
 @click.option("--calibrate-whole-clip", is_flag=True,
               help="Normalize each --source by stats over its whole clip (the old eval) instead of as live does, from the first frame.")
-def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: int, calibrate_whole_clip: bool) -> None:
+def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], person: str, max_frames: int, calibrate_whole_clip: bool) -> None:
     """Score RUNS on their held-out frames (generated with feedback from zeros), as the paper's table.
 
-    Then the paper's transfer metric: MediaPipe on the generated frames against the poses that drove
-    them (found rate, pose distance in torso heights after a similarity alignment, and its shuffled
-    floor), on the held-out frames and on each --source; a contact sheet per source goes to
-    RUN/transfer_<source name>.png.
+    Then the paper's transfer metric, judged frame by frame: MediaPipe on each generated frame on its
+    own, where it differs from the plate, against the pose that drove it (found rate, pose error in
+    torso heights after a similarity alignment, its shuffled floor), beside the same judge on the real
+    target frames (the ceiling); on the held-out frames and on each --source. Judge on motion the
+    target never made (its clip mirrored and reversed, another person), not on another camera of the
+    training take. A contact sheet per source goes to RUN/transfer_<source name>.png.
     """
     from shared.io.video import probe_video
     from trainer.evaluate import evaluate_run, write_eval
     from trainer.metrics import LPIPS_SKIPPED, format_table
-    from trainer.transfer import evaluate_held_out_pose, evaluate_transfer, format_pose_table
+    from trainer.pose_score import format_pose_table
+    from trainer.transfer import evaluate_ceiling, evaluate_held_out_pose, evaluate_transfer
 
     for source in sources:
         probe_video(source)  # a clear error before any run is scored
     rows = {}
-    pose_rows = {}
+    pose_tables = []
     for run in runs:
         result = evaluate_run(run)
         result["held_out_pose"] = evaluate_held_out_pose(run)
-        result["transfer"] = evaluate_transfer(run, sources, max_frames, whole_clip=calibrate_whole_clip)
+        result["transfer"] = evaluate_transfer(run, sources, max_frames, whole_clip=calibrate_whole_clip, person=person)
+        result["ceiling"] = evaluate_ceiling(run, max_frames)
         write_eval(run, result)
         prefix = f"{run.name}: " if len(runs) > 1 else ""
         for name, row in result["rows"].items():
             rows[prefix + name] = row
-        pose_rows[prefix + "held-out"] = result["held_out_pose"]["generated"]
-        pose_rows[prefix + "real frames"] = result["held_out_pose"]["real_frames"]
+        pose_rows = {"held-out": result["held_out_pose"]["generated"], "held-out real frames": result["held_out_pose"]["real_frames"]}
         for name, score in result["transfer"].items():
-            pose_rows[prefix + name] = score
+            pose_rows[name] = score
             click.echo(f"{run}: contact sheet for {name}: {run / f'transfer_{Path(name).stem}.png'}")
+        pose_tables.append((prefix, format_pose_table(pose_rows, result["ceiling"])))
         (start, stop), train_end = result["held_out"], result["train_end"]
         click.echo(f"{run}: held-out frames {start}-{stop - 1}; the model and the baselines draw on frames 0-{train_end - 1}"
                    + (f" ({start - train_end} frames between are left out: too close to the answer)" if start > train_end else ""))
@@ -140,16 +150,18 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], max_frames: 
         click.echo(f"{run}: baseline L1: {ratios}")
         split = ", ".join(f"{name} {part['person']:.4f} / {part['background']:.4f}" for name, part in result["l1_split"].items())
         click.echo(f"{run}: L1 on the person / on the background (shares adding up to the L1): {split}")
+        click.echo(f"{run}: on the person region alone: SSIM {result['person_ssim']:.4f}, L1 {result['person_l1']:.4f}")
         if result["alpha_coverage"] is not None:
             click.echo(f"{run}: mean alpha (person coverage) {result['alpha_coverage']:.3f}")
     click.echo(format_table(rows))
     click.echo(LPIPS_SKIPPED)
-    click.echo()
-    click.echo(format_pose_table(pose_rows))
-    click.echo("pose dist: mean body-joint distance, output vs driving pose, in torso heights after a similarity "
-               "alignment; shuffled: the same with frames mismatched (a model ignoring its input); real frames: "
-               "the detector on the real held-out frames (its own noise); mirrored: frames the detector read with left and right "
-               "swapped (front and back confused), scored with the swap, as is the shuffled floor")
+    for prefix, table in pose_tables:
+        click.echo()
+        click.echo(prefix + table if prefix else table)
+    click.echo("pose err: mean body-joint distance, output vs driving pose, in torso heights after a similarity alignment, "
+               "each frame detected on its own where it differs from the plate; floor: the same with frames mismatched (a model "
+               "ignoring its input); ceiling: the same judge on the real target frames; mirrored: frames read with left and "
+               "right swapped (front and back confused), scored with the swap, as is the floor")
 
 
 @main.command()

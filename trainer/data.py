@@ -43,7 +43,7 @@ MIN_TRAIN_FRAMES = 3
 @dataclass(frozen=True)
 class Split:
     train: range  # frame indices a pair (t-1, t) may end at during training
-    held_out: range  # the last 10% of frames, never trained on
+    held_out: range  # the last frames (10% by default), never trained on
 
     @property
     def gap(self) -> range:
@@ -58,10 +58,10 @@ class Split:
         return cls(train=range(*train), held_out=range(start, stop))
 
 
-def split_frames(num_frames: int, fps: float) -> Split:
-    """The last 10% held out, HELD_OUT_GAP_SECONDS before it left out (less in a clip too short to
-    spare it), the rest trained on."""
-    held = max(2, int(round(num_frames * HELD_OUT_FRACTION)))
+def split_frames(num_frames: int, fps: float, held_out_fraction: float = HELD_OUT_FRACTION) -> Split:
+    """The last `held_out_fraction` of the frames held out (10% by default), HELD_OUT_GAP_SECONDS
+    before them left out (less in a clip too short to spare it), the rest trained on."""
+    held = max(2, int(round(num_frames * held_out_fraction)))
     if num_frames - held < MIN_TRAIN_FRAMES:
         raise DanceError(f"the dataset has {num_frames} frames; training needs at least {held + MIN_TRAIN_FRAMES}")
     gap = min(int(round(HELD_OUT_GAP_SECONDS * fps)), num_frames - held - MIN_TRAIN_FRAMES)
@@ -162,10 +162,12 @@ class PairSampler:
             return np.stack([stack_conditioning(label, None, None) for label in labels])
         return np.stack([stack_conditioning(label, *bank.warp(index, poses[int(t)])) for t, label in zip(pair, labels)])
 
-    def exemplar_for(self, end: int, rng: np.random.Generator | None) -> int | None:
-        """The bank index of frame `end`'s exemplar: without `rng` the nearest outside the wide
-        exclusion; with it, a near one (EXEMPLAR_NEAR_SHARE of the time) or one of the nearest few."""
+    def exemplar_for(self, end: int, rng: np.random.Generator | None) -> int | np.ndarray | None:
+        """The bank index of frame `end`'s exemplar ((P,) indices, one per part, for a per-part bank):
+        without `rng` the nearest outside the wide exclusion; with it, a near one (EXEMPLAR_NEAR_SHARE
+        of the time) or one of the nearest few."""
         bank, pose = self.exemplars, self.dataset.poses[end]
+        choose = bank.choose_parts if bank.per_part else bank.choose
         if rng is not None and rng.random() < EXEMPLAR_NEAR_SHARE:
-            return bank.choose(pose, end, self.near_exclude_radius, None)
-        return bank.choose(pose, end, self.exclude_radius, rng, EXEMPLAR_TOP)
+            return choose(pose, end, self.near_exclude_radius, None)
+        return choose(pose, end, self.exclude_radius, rng, EXEMPLAR_TOP)

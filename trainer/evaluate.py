@@ -132,6 +132,14 @@ def l1_split(answer: Tensor, real: Tensor, region: Tensor) -> dict[str, float]:
     return {"person": float(inside.sum() / error.numel()), "background": float((error - inside).sum() / error.numel())}
 
 
+def region_l1(answer: Tensor, real: Tensor, region: Tensor) -> float:
+    """Mean absolute error over the pixels of `region` alone (the person): not diluted by background."""
+    if region.shape[-2:] != real.shape[-2:]:
+        region = torch.nn.functional.interpolate(region.float(), size=real.shape[-2:], mode="nearest") > 0.5
+    inside = region.expand_as(real)
+    return float((real - answer).abs()[inside].mean()) if inside.any() else float("nan")
+
+
 def baseline_answers(dataset: Dataset, train_end: int, held_out: range, nearest: np.ndarray) -> tuple[Tensor, dict[str, Tensor]]:
     """The real held-out frames and the answers of `baseline_l1`, at the dataset's size
     (`nearest`: the training frames nearest_pose_frames picks)."""
@@ -187,14 +195,16 @@ def evaluate_run(run_dir: str | Path) -> dict[str, object]:
     coverage = float(np.mean(alphas)) if alphas else None
     region = person_region(dataset, held_out, nearest)
     shares = {"model": l1_split(generated, real, region)}
+    person_l1 = region_l1(generated, real, region)
     shares |= {name: l1_split(answer, dataset_real, region) for name, answer in answers.items() if name != "mean_image"}
     return {"rows": rows, "baselines": answer_l1(dataset_real, answers), "l1_split": shares,
-            "alpha_coverage": coverage, "held_out": [start, stop], "train_end": train_end}
+            "alpha_coverage": coverage, "held_out": [start, stop], "train_end": train_end,
+            "person_ssim": list(rows.values())[-1].body_ssim, "person_l1": person_l1}
 
 
 def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
-    """RUN/eval.json: the rows and baselines, plus "transfer" (per source) and "held_out_pose" when
-    `result` carries them (see trainer/transfer.py)."""
+    """RUN/eval.json: the rows and baselines, plus "transfer" (per source), "held_out_pose" and
+    "ceiling" (the real target frames) when `result` carries them (see trainer/transfer.py)."""
     path = RunFolder(Path(run_dir)).eval
     payload = {
         "rows": {name: row.as_dict() for name, row in result["rows"].items()},  # type: ignore[union-attr]
@@ -203,9 +213,13 @@ def write_eval(run_dir: Path, result: dict[str, object]) -> Path:
         "alpha_coverage": result["alpha_coverage"],
         "held_out": result["held_out"],
         "train_end": result["train_end"],
+        "person_ssim": result.get("person_ssim"),
+        "person_l1": result.get("person_l1"),
     }
     for key in ("transfer", "held_out_pose"):  # trainer/transfer.py's PoseScores, when computed
         if result.get(key) is not None:
             payload[key] = {name: score.as_dict() for name, score in result[key].items()}  # type: ignore[union-attr]
+    if result.get("ceiling") is not None:
+        payload["ceiling"] = result["ceiling"].as_dict()  # type: ignore[union-attr]
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path

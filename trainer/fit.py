@@ -34,7 +34,7 @@ from shared.model.config import ModelConfig, get_preset
 from shared.model.networks import build_generator
 from shared.runtime.run_folder import EXEMPLARS_FILE, RunFolder
 from trainer.augment import AugmentConfig
-from trainer.data import PairSampler, resize_pair_batch, split_frames
+from trainer.data import HELD_OUT_FRACTION, PairSampler, resize_pair_batch, split_frames
 from trainer.dataset import Dataset
 from trainer.losses import VGGLoss
 from trainer.stages import BodyStage, FaceStage, Groups, LossWeights, Stage
@@ -60,8 +60,11 @@ class FitConfig:
     use_vgg: bool = True
     vgg_weights: str | None = None
     lambda_l1: float = 10.0
-    augment: bool = False  # move and resize the person in half the body pairs (trainer/augment.py; compositing runs only)
+    augment: bool = True  # move and resize the person in half the body pairs (trainer/augment.py; compositing runs only)
     exemplar: bool = True  # condition on a training frame warped onto the pose too (shared/label/exemplar.py); off: the paper's G
+    exemplar_alpha: bool = True  # alpha too may follow the warped exemplar's mask (shared/model/networks.py, ExemplarBlend)
+    part_exemplars: bool = True  # each body part warped from its own nearest exemplar (shared/label/exemplar/bank.py)
+    held_out: float = HELD_OUT_FRACTION  # the last share of the frames, never trained on: what `dance-train eval` scores
     seed: int = 0
     checkpoint_every: int = 100
     sample_every: int = 100
@@ -69,6 +72,8 @@ class FitConfig:
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.minutes is None):
             raise DanceError("give exactly one budget: --steps N or --minutes M")
+        if not 0.0 < self.held_out < 1.0:
+            raise DanceError(f"--held-out must be a share of the frames between 0 and 1, got {self.held_out}")
 
 
 @dataclass
@@ -105,6 +110,7 @@ class ResumePoint:
 def model_config_for(fit: FitConfig, image_size: tuple[int, int], static_background: bool = True) -> ModelConfig:
     preset = get_preset(fit.preset)
     generator = replace(preset.generator, composite=fit.composite and static_background, exemplar=fit.exemplar,
+                        exemplar_alpha=fit.exemplar_alpha,
                         input_nc=2 * IMAGE_NC + (EXEMPLAR_NC if fit.exemplar else 0))  # fmt: skip
     config = replace(preset, temporal=fit.temporal, generator=generator)
     if config.image_size != tuple(image_size):
@@ -159,7 +165,7 @@ class Trainer:
             tqdm.write("compositing is off: the target's background is not static (see `prepare`'s plate residual)")
         self.plate = image_to_tensor(dataset.plate)
         self.plans = plan_stages(self.config, fit)
-        self.split = split_frames(len(dataset), dataset.manifest.fps)
+        self.split = split_frames(len(dataset), dataset.manifest.fps, fit.held_out)
         augment = AugmentConfig() if fit.augment and self.config.generator.composite else None
         self.exemplars = self._exemplar_bank() if self.config.generator.exemplar else None
         self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank, augment, self.exemplars)
@@ -175,7 +181,7 @@ class Trainer:
         frames = np.arange(self.split.train.start - 1, self.split.train.stop)  # pairs (t-1, t) reach back one frame
         data = self.dataset
         return build_bank(data.frames[frames], data.masks[frames], data.poses.keypoints[frames], data.poses.valid[frames],
-                          frames, data.poses.schema_tag)  # fmt: skip
+                          frames, data.poses.schema_tag, per_part=self.fit.part_exemplars)  # fmt: skip
 
     # -- run folder ------------------------------------------------------------------------
     def run_info(self) -> dict[str, object]:

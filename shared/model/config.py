@@ -31,6 +31,7 @@ class GeneratorConfig:
     n_local: int = 0  # 0 = global generator only, 1 = one local enhancer
     composite: bool = False  # output RGB + alpha (the compositing itself lives in the trainer)
     exemplar: bool = False  # the label carries a warped exemplar (EXEMPLAR_NC more channels; shared/label/exemplar/)
+    exemplar_alpha: bool = False  # composite + exemplar: alpha too may follow the exemplar's mask (shared/model/networks.py)
 
     def __post_init__(self) -> None:
         for name in ("input_nc", "ngf", "n_downsample", "n_blocks", "local_ngf", "local_blocks"):

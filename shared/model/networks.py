@@ -208,20 +208,33 @@ class ExemplarBlend(nn.Module):
     exemplar's mask (the network's RGB elsewhere). Copying good texture costs the network one
     number per pixel instead of the whole appearance (few-shot vid2vid blends a warped reference
     with a hallucinated image the same way). Inputs and output are those of the wrapped generator
-    without the blend channel, so every caller and exported graph stays the same."""
+    without the blend channel, so every caller and exported graph stays the same.
 
-    def __init__(self, inner: nn.Module, output_nc: int) -> None:
+    With `alpha_follows` (compositing models) one more channel c, everywhere, pulls alpha towards
+    the exemplar's mask the same way: alpha = c * mask + (1 - c) * drawn alpha. A pose the target
+    never held then starts as the warped exemplar over the plate (which the pose detector reads on
+    98-100% of such frames) rather than as the drawn body, which a small model smears towards the
+    training poses it remembers; the network learns where to draw instead (seams, missed pixels)."""
+
+    def __init__(self, inner: nn.Module, output_nc: int, alpha_follows: bool = False) -> None:
         super().__init__()
         self.inner = inner
         self.output_nc = output_nc
+        self.alpha_follows = alpha_follows
 
     def forward(self, label: Tensor, prev: Tensor) -> Tensor:
         raw = self.inner(label, prev)
         drawn = raw[:, :IMAGE_NC]
         exemplar = label[:, IMAGE_NC : 2 * IMAGE_NC] * 2 - 1
-        blend = (raw[:, -1:] + 1) / 2 * label[:, 2 * IMAGE_NC : 2 * IMAGE_NC + 1]
+        mask = label[:, 2 * IMAGE_NC : 2 * IMAGE_NC + 1]
+        blend_channel = self.output_nc
+        blend = (raw[:, blend_channel : blend_channel + 1] + 1) / 2 * mask
         rgb = drawn + blend * (exemplar - drawn)
-        return torch.cat([rgb, raw[:, IMAGE_NC : self.output_nc]], dim=1)
+        if not self.alpha_follows:
+            return torch.cat([rgb, raw[:, IMAGE_NC : self.output_nc]], dim=1)
+        follow = (raw[:, blend_channel + 1 : blend_channel + 2] + 1) / 2
+        alpha = raw[:, IMAGE_NC : IMAGE_NC + 1]  # in [-1, 1], as compositing reads it
+        return torch.cat([rgb, alpha + follow * (mask * 2 - 1 - alpha)], dim=1)
 
     def load_global_state(self, global_state_dict: dict[str, Tensor]) -> None:
         """The local stage starts from a trained global ExemplarBlend (see LocalEnhancer)."""
@@ -237,7 +250,8 @@ def build_generator(config: GeneratorConfig) -> nn.Module:
     model shows the background plate rather than noise.
     """
     generator: GlobalGenerator | LocalEnhancer
-    drawn_nc = config.output_nc + int(config.exemplar)  # the exemplar blend is one more output
+    alpha_follows = config.exemplar and config.composite and config.exemplar_alpha
+    drawn_nc = config.output_nc + int(config.exemplar) + int(alpha_follows)  # the exemplar blends are more outputs
     if config.n_local == 0:
         generator = GlobalGenerator(config.input_nc, drawn_nc, config.ngf, config.n_downsample, config.n_blocks)
     else:
@@ -247,8 +261,8 @@ def build_generator(config: GeneratorConfig) -> nn.Module:
     if not config.exemplar:
         return generator
     with torch.no_grad():
-        generator.head[1].bias[-1].fill_(BLEND_INIT_BIAS)
-    return ExemplarBlend(generator, config.output_nc)
+        generator.head[1].bias[config.output_nc :].fill_(BLEND_INIT_BIAS)
+    return ExemplarBlend(generator, config.output_nc, alpha_follows)
 
 
 class NLayerDiscriminator(nn.Module):

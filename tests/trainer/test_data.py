@@ -38,6 +38,11 @@ def test_some_pairs_get_a_near_exemplar_and_none_gets_its_own_frame(synthetic_da
     assert min(without_rng) > sampler.exclude_radius, "without randomness: the nearest outside the wide exclusion"
 
 
+def test_the_held_out_share_is_a_choice() -> None:
+    split = split_frames(100, fps=60.0, held_out_fraction=0.3)
+    assert split.held_out == range(70, 100) and split.train.stop == 70 - round(HELD_OUT_GAP_SECONDS * 60)
+
+
 def test_the_split_leaves_a_gap_before_the_held_out_frames() -> None:
     """A quarter second between training and held-out frames: closer, a training frame shows the answer."""
     split = split_frames(100, fps=60.0)

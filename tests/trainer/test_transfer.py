@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import fetch_pose2sim_clip
+from tests.conftest import mirrored_reversed_clip
 
 from shared.label.geometry import umeyama
 from shared.pose.keypoints import PoseFrame
@@ -19,10 +19,9 @@ from shared.pose.schema import BODY_SCHEMA
 from shared.synthetic.body import SOURCE_BODY
 from shared.synthetic.dancer import dance_poses, write_dance_video
 from trainer.cli import main
-from trainer.transfer import (
-    BODY_JOINTS, MIN_JOINTS, evaluate_transfer, mirrored, pose_distance, region_around, score_poses, shuffled_partners,
-    torso_height,
-)
+from trainer.judge import region_around
+from trainer.pose_score import BODY_JOINTS, MIN_JOINTS, mirrored, pose_distance, score_poses, shuffled_partners, torso_height
+from trainer.transfer import evaluate_transfer
 
 
 def _pose(points: dict[int, tuple[float, float]]) -> PoseFrame:
@@ -116,12 +115,13 @@ def test_eval_with_a_source_writes_transfer_scores_and_a_contact_sheet(tiny_run:
     shutil.copytree(tiny_run, run)
     source = tmp_path / "dancer.mp4"
     write_dance_video(source, SOURCE_BODY, 24, (256, 256), 30)
-    result = CliRunner().invoke(main, ["eval", str(run), "--source", str(source)])
+    result = CliRunner().invoke(main, ["eval", str(run), "--source", str(source), "--person", "left"])
     assert result.exit_code == 0, result.output
-    assert "found %" in result.output and "dancer.mp4" in result.output and "real frames" in result.output
+    assert "found %" in result.output and "dancer.mp4" in result.output and "real target frames (ceiling)" in result.output
+    assert "person region alone: SSIM" in result.output
     data = json.loads((run / "eval.json").read_text())
-    assert {"rows", "baselines", "transfer", "held_out_pose"} <= set(data)
-    scores = [data["transfer"]["dancer.mp4"], data["held_out_pose"]["generated"], data["held_out_pose"]["real_frames"]]
+    assert {"rows", "baselines", "transfer", "held_out_pose", "ceiling", "person_ssim", "person_l1"} <= set(data)
+    scores = [data["transfer"]["dancer.mp4"], data["held_out_pose"]["generated"], data["held_out_pose"]["real_frames"], data["ceiling"]]
     assert data["transfer"]["dancer.mp4"]["frames"] == 24 and len(data["transfer"]["dancer.mp4"]["per_frame"]) == 24
     for score in scores:
         assert {"found_rate", "pose_distance", "shuffled_distance", "ratio", "frames", "per_frame"} <= set(score)
@@ -129,6 +129,7 @@ def test_eval_with_a_source_writes_transfer_scores_and_a_contact_sheet(tiny_run:
         for key in ("pose_distance", "shuffled_distance", "ratio"):
             assert score[key] is None or math.isfinite(score[key])
     assert data["held_out_pose"]["real_frames"]["found_rate"] == 1.0  # MediaPipe sees the synthetic dancer
+    assert data["ceiling"]["found_rate"] == 1.0 and data["ceiling"]["frames"] == 48
     assert (run / "transfer_dancer.png").stat().st_size > 0
 
 
@@ -170,17 +171,18 @@ def test_the_detection_region_is_the_driving_pose_box_grown_inside_the_image(dan
 
 
 @pytest.mark.slow
-def test_a_briefly_trained_real_target_follows_another_real_person(real_dataset: Path, tmp_path: Path) -> None:
+def test_a_briefly_trained_real_target_follows_motion_it_never_made(real_dataset: Path, tmp_path: Path) -> None:
     """The issue's check on real people, at a small budget: Pose2Sim cam01 trained for 80 steps
-    (exemplar generator, body only), puppeteered by camera 2's view of the person as live does;
-    MediaPipe finds a person in the output and its pose follows the source far closer than the
-    shuffled floor (measured here: 100% found, ratio 0.35 at 120 steps)."""
+    (exemplar generator, body only), puppeteered as live does by its own clip mirrored and played
+    backwards (motion it never made), each output judged on its own: the pose error is below the
+    shuffled floor (measured here: found 100%, pose error 0.125 against a floor of 0.350)."""
     from trainer.fit import FitConfig
     from trainer.train import run_fit
 
     run = tmp_path / "run"
     run_fit(real_dataset, run, FitConfig(steps=80, use_vgg=False, face=False), device="cpu", progress=False)
-    score = evaluate_transfer(run, [fetch_pose2sim_clip("cam02")], max_frames=60, progress=False)["pose2sim-cam02.mp4"]
+    source = mirrored_reversed_clip("cam01")
+    score = evaluate_transfer(run, [source], max_frames=60, progress=False)[source.name]
     print(f"found {score.found_rate:.2f}, distance {score.pose_distance:.3f}, floor {score.shuffled_distance:.3f}")
     assert score.found_rate is not None and score.found_rate >= 0.8
-    assert score.pose_distance < 0.75 * score.shuffled_distance
+    assert score.pose_distance < 0.7 * score.shuffled_distance

@@ -14,7 +14,9 @@ from shared.errors import DanceError
 from shared.io.files import atomic_write
 from shared.label.channels import EXEMPLAR_NC, IMAGE_NC
 from shared.label.exemplar.parts import PARTS, part_map, part_transforms
-from shared.label.exemplar.retrieval import DESCRIPTOR_JOINTS, descriptor, descriptor_distances, farthest_poses
+from shared.label.exemplar.retrieval import (
+    DESCRIPTOR_JOINTS, descriptor, descriptor_distances, farthest_poses, part_descriptors, part_distances,
+)
 from shared.pose.keypoints import PoseFrame, torso_size
 
 DEFAULT_BANK_SIZE = 256
@@ -34,6 +36,7 @@ class ExemplarBank:
     valid: np.ndarray  # (K, J) bool
     frame_ids: np.ndarray  # (K,) int64: the dataset frame each came from
     schema_tag: str
+    per_part: bool = False  # each part warped from its own nearest frame (`choose_parts`), not one frame for all
 
     def __post_init__(self) -> None:
         self.keypoints = np.nan_to_num(np.asarray(self.keypoints, np.float32))
@@ -49,6 +52,8 @@ class ExemplarBank:
         described = [descriptor(k, v, self.median_torso) for k, v in zip(self.keypoints, self.valid)]
         self.descriptor_points = np.stack([d[0] if d else np.zeros((len(DESCRIPTOR_JOINTS), 2), np.float32) for d in described])
         self.descriptor_valid = np.stack([d[1] if d else np.zeros(len(DESCRIPTOR_JOINTS), bool) for d in described])
+        parts = [part_descriptors(k, v, t or self.median_torso) for k, v, t in zip(self.keypoints, self.valid, self.torso_sizes)]
+        self.part_points, self.part_valid = np.stack([p[0] for p in parts]), np.stack([p[1] for p in parts])
         self.boxes = np.array([[_part_box(parts == p, SEAM_PX, self.image_size) for p in range(len(PARTS))] for parts in self.parts], np.int32)
         # Cut once here rather than at every warp (live warps one per camera frame): for 256
         # exemplars at 256x256, ~20 MB and 0.1 s.
@@ -69,6 +74,25 @@ class ExemplarBank:
             return np.full(len(self), np.inf)
         return descriptor_distances(self.descriptor_points, self.descriptor_valid, *described)
 
+    def part_distances(self, pose: PoseFrame) -> np.ndarray:
+        """(K, P) each part's pose distance from `pose` to every exemplar (inf where it cannot be compared)."""
+        scale = torso_size(pose.keypoints, pose.valid) or self.median_torso
+        return part_distances(self.part_points, self.part_valid, *part_descriptors(np.nan_to_num(pose.keypoints), pose.valid, scale))
+
+    def choose_parts(self, pose: PoseFrame, frame: int, exclude_radius: int, rng: np.random.Generator | None,
+                     top: int = 3) -> np.ndarray | None:  # fmt: skip
+        """`choose` part by part: (P,) exemplar indices, -1 for a part none can be compared on; None
+        when no part can."""
+        distances = self.part_distances(pose)
+        distances[np.abs(self.frame_ids - frame) <= exclude_radius] = np.inf
+        order = np.argsort(distances, axis=0)[:top]
+        picks = np.full(len(PARTS), -1, np.int64)
+        for p in range(len(PARTS)):
+            near = order[:, p][np.isfinite(distances[order[:, p], p])]
+            if len(near):
+                picks[p] = near[0] if rng is None else near[rng.integers(len(near))]
+        return picks if (picks >= 0).any() else None
+
     def choose(self, pose: PoseFrame, frame: int, exclude_radius: int, rng: np.random.Generator | None, top: int = 3) -> int | None:
         """Training: one of the `top` nearest exemplars (the nearest without `rng`), none from
         within `exclude_radius` frames of `frame` (they would show the answer)."""
@@ -80,36 +104,43 @@ class ExemplarBank:
             return None
         return int(order[0] if rng is None else order[rng.integers(len(order))])
 
-    def warp(self, index: int, pose: PoseFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Exemplar `index` moved part by part onto `pose`: (H, W, 3) uint8 RGB on black, (H, W) uint8 mask."""
+    def warp(self, index: int | np.ndarray, pose: PoseFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Exemplar `index` (or (P,) indices, one per part, -1: not drawn) moved part by part onto
+        `pose`: (H, W, 3) uint8 RGB on black, (H, W) uint8 mask."""
         width, height = self.image_size
         canvas = np.zeros((EXEMPLAR_NC, height, width), np.float32)
         self.warp_into(index, pose, canvas)
         rgb = np.ascontiguousarray(canvas[:IMAGE_NC].round().astype(np.uint8).transpose(1, 2, 0))
         return rgb, canvas[IMAGE_NC].astype(np.uint8)  # the mask is a maximum of uint8 levels: whole already
 
-    def warp_into(self, index: int, pose: PoseFrame, canvas: np.ndarray) -> None:
-        """Draws exemplar `index`, moved part by part onto `pose`, over `canvas`: (4, H, W) float32,
-        zeros before, after RGB in 0-255 (not rounded) and the mask. Channel-first so that each
-        part's blend runs along image rows, and so the live conditioner paints into its tensor."""
+    def warp_into(self, index: int | np.ndarray, pose: PoseFrame, canvas: np.ndarray) -> None:
+        """Draws exemplar `index` (or each part from its own, (P,) indices, -1: not drawn), moved
+        part by part onto `pose`, over `canvas`: (4, H, W) float32, zeros before, after RGB in 0-255
+        (not rounded) and the mask. Channel-first so that each part's blend runs along image rows,
+        and so the live conditioner paints into its tensor."""
         width, height = self.image_size
         if canvas.shape != (EXEMPLAR_NC, height, width):
             raise ValueError(f"canvas {canvas.shape} for a {width}x{height} exemplar bank")
-        src, src_valid = self.keypoints[index], self.valid[index]
+        sources = np.full(len(PARTS), index, np.int64) if np.isscalar(index) else np.asarray(index, np.int64)
         dst, dst_valid = np.nan_to_num(pose.keypoints.astype(np.float32)), pose.valid
-        scale = (torso_size(dst, dst_valid) or self.median_torso) / (self.torso_sizes[index] or self.median_torso)
-        matrices, mapped = part_transforms(src, src_valid, dst, dst_valid, scale)
+        picked = np.maximum(sources, 0)
+        torsos = self.torso_sizes[picked].astype(np.float64)
+        source_torsos = np.where(torsos > 0, torsos, self.median_torso)
+        scales = (torso_size(dst, dst_valid) or self.median_torso) / source_torsos
+        matrices, mapped = part_transforms(self.keypoints[picked], self.valid[picked] & (sources >= 0)[:, None], dst, dst_valid, scales)
+        parts = np.arange(len(PARTS))
+        boxes, box_corners = self.boxes[picked, parts], self.box_corners[picked, parts]
         # Each part's box moved: the canvas region it is drawn into, and its map shifted to that region
         # (the same arithmetic as part by part: cv2 rounds sample positions to 1/32 px, an ulp can move one).
-        corners = self.box_corners[index] @ matrices.transpose(0, 2, 1)
+        corners = box_corners @ matrices.transpose(0, 2, 1)
         starts = np.maximum(np.floor(corners.min(axis=1)).astype(int), 0)
         ends = np.minimum(np.ceil(corners.max(axis=1)).astype(int) + 1, (width, height))
         local = matrices.copy()
-        local[:, :, 2] = (matrices[:, :, :2] @ self.boxes[index, :, :2, None])[:, :, 0] + matrices[:, :, 2] - starts
-        drawn = mapped & (ends > starts).all(axis=1) & (self.boxes[index, :, 2] > self.boxes[index, :, 0])
+        local[:, :, 2] = (matrices[:, :, :2] @ boxes[:, :2, None])[:, :, 0] + matrices[:, :, 2] - starts
+        drawn = mapped & (ends > starts).all(axis=1) & (boxes[:, 2] > boxes[:, 0])
         for p in np.flatnonzero(drawn):  # painter's order
             (dx0, dy0), (dx1, dy1) = starts[p].tolist(), ends[p].tolist()
-            moved = cv2.warpAffine(self.sprites[index][p], local[p], (dx1 - dx0, dy1 - dy0),
+            moved = cv2.warpAffine(self.sprites[sources[p]][p], local[p], (dx1 - dx0, dy1 - dy0),
                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
             _draw_over(canvas[:, dy0:dy1, dx0:dx1], moved)
 
@@ -118,14 +149,14 @@ class ExemplarBank:
         path = Path(path)
         atomic_write(path, lambda tmp: np.savez_compressed(
             tmp, images=self.images, alphas=self.alphas, parts=self.parts, keypoints=self.keypoints,
-            valid=self.valid, frame_ids=self.frame_ids, schema_tag=np.str_(self.schema_tag)))  # fmt: skip
+            valid=self.valid, frame_ids=self.frame_ids, schema_tag=np.str_(self.schema_tag), per_part=np.bool_(self.per_part)))  # fmt: skip
 
     @classmethod
     def load(cls, path: str | Path) -> ExemplarBank:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return cls(data["images"], data["alphas"], data["parts"], data["keypoints"], data["valid"],
-                           data["frame_ids"], str(data["schema_tag"]))  # fmt: skip
+                           data["frame_ids"], str(data["schema_tag"]), bool(data["per_part"]) if "per_part" in data.files else False)  # fmt: skip
         except FileNotFoundError:
             raise DanceError(f"{path}: the exemplar bank is missing; train again (or use --no-exemplar)") from None
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
@@ -139,7 +170,7 @@ class ExemplarBank:
         scale = np.array([width / self.image_size[0], height / self.image_size[1]], np.float32)
         resize = lambda arrays, mode: np.stack([cv2.resize(a, size, interpolation=mode) for a in arrays])  # noqa: E731
         return ExemplarBank(resize(self.images, cv2.INTER_AREA), resize(self.alphas, cv2.INTER_AREA), resize(self.parts, cv2.INTER_NEAREST),
-                            self.keypoints * scale, self.valid, self.frame_ids, self.schema_tag)  # fmt: skip
+                            self.keypoints * scale, self.valid, self.frame_ids, self.schema_tag, self.per_part)  # fmt: skip
 
 
 def _part_sprite(bank: ExemplarBank, index: int, part: int) -> np.ndarray | None:
@@ -185,7 +216,7 @@ def _part_box(pixels: np.ndarray, margin: int, size: tuple[int, int]) -> tuple[i
 
 
 def build_bank(images: np.ndarray, masks: np.ndarray, keypoints: np.ndarray, valid: np.ndarray, frame_ids: np.ndarray,
-               schema_tag: str, max_size: int = DEFAULT_BANK_SIZE) -> ExemplarBank:  # fmt: skip
+               schema_tag: str, max_size: int = DEFAULT_BANK_SIZE, per_part: bool = False) -> ExemplarBank:  # fmt: skip
     """A bank from training frames (all at one size): frames without a whole torso are left out,
     then at most `max_size` spread over pose space are kept."""
     keypoints = np.nan_to_num(np.asarray(keypoints, np.float32))
@@ -197,4 +228,4 @@ def build_bank(images: np.ndarray, masks: np.ndarray, keypoints: np.ndarray, val
     picks = [usable[i] for i in farthest_poses(np.stack([d[0] for d in described]), np.stack([d[1] for d in described]), max_size)]
     parts = np.stack([part_map(np.asarray(masks[i]), keypoints[i], valid[i]) for i in picks])
     return ExemplarBank(np.stack([np.asarray(images[i]) for i in picks]), np.stack([np.asarray(masks[i]) for i in picks]), parts,
-                        keypoints[picks], np.asarray(valid)[picks], np.asarray(frame_ids)[picks], schema_tag)  # fmt: skip
+                        keypoints[picks], np.asarray(valid)[picks], np.asarray(frame_ids)[picks], schema_tag, per_part)  # fmt: skip

@@ -25,7 +25,8 @@ def stack_conditioning(label: np.ndarray, rgb: np.ndarray | None, alpha: np.ndar
 
 
 class ExemplarConditioner:
-    """Live: the exemplar nearest each pose, kept until another is SWITCH_RATIO closer, warped onto it."""
+    """Live: the exemplar nearest each pose (for a per-part bank, each part's nearest), kept until
+    another is SWITCH_RATIO closer, warped onto it."""
 
     def __init__(self, bank: ExemplarBank, switch_ratio: float = SWITCH_RATIO) -> None:
         self.bank = bank
@@ -33,9 +34,11 @@ class ExemplarConditioner:
         self.reset()
 
     def reset(self) -> None:
-        self.current: int | None = None
+        self.current: int | np.ndarray | None = None  # an index, or (P,) indices for a per-part bank
 
-    def pick(self, pose: PoseFrame) -> int | None:
+    def pick(self, pose: PoseFrame) -> int | np.ndarray | None:
+        if self.bank.per_part:
+            return self._pick_parts(pose)
         distances = self.bank.distances(pose)
         best = int(np.argmin(distances))
         if not np.isfinite(distances[best]):
@@ -43,6 +46,17 @@ class ExemplarConditioner:
         if self.current is None or distances[best] < self.switch_ratio * distances[self.current]:
             self.current = best
         return self.current
+
+    def _pick_parts(self, pose: PoseFrame) -> np.ndarray | None:
+        """`pick` part by part: each part keeps its exemplar until another is SWITCH_RATIO closer for it."""
+        distances = self.bank.part_distances(pose)
+        parts = np.arange(distances.shape[1])
+        best = np.argmin(distances, axis=0)
+        current = np.full(len(parts), -1, np.int64) if self.current is None else self.current
+        held = np.where(current >= 0, distances[np.maximum(current, 0), parts], np.inf)
+        switch = np.isfinite(distances[best, parts]) & ((current < 0) | (distances[best, parts] < self.switch_ratio * held))
+        self.current = np.where(switch, best, current)
+        return self.current if (self.current >= 0).any() else None
 
     def __call__(self, pose: PoseFrame, label: np.ndarray) -> Tensor:
         """(1, 7, H, W) float in [0, 1], the engine's label input, filled channel-first directly:

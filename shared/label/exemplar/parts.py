@@ -118,18 +118,26 @@ def part_transform(index: int, src: np.ndarray, src_valid: np.ndarray, dst: np.n
 
 
 def part_transforms(src: np.ndarray, src_valid: np.ndarray, dst: np.ndarray, dst_valid: np.ndarray,
-                    body_scale: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                    body_scale: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """`part_transform` for every part: (P, 2, 3) maps (zeros where there is none) and (P,) bool,
-    whether there is one. The limbs' maps come from one `bone_affines` call, not one `bone_affine`
-    call each: live warps every camera frame, and eight calls cost 0.2 ms."""
-    matrices = np.zeros((len(PARTS), 2, 3))
-    mapped = np.zeros(len(PARTS), bool)
+    whether there is one. `src` is one pose (J, 2) for all parts, or each part's own source pose
+    (P, J, 2), with `src_valid` and `body_scale` shaped alike ((P, J) and (P,)). The limbs' maps come
+    from one `bone_affines` call, not one `bone_affine` call each: live warps every camera frame, and
+    eight calls cost 0.2 ms."""
+    count = len(PARTS)
+    sources = src if np.ndim(src) == 3 else np.broadcast_to(src, (count, *np.shape(src)))
+    valids = src_valid if np.ndim(src_valid) == 2 else np.broadcast_to(src_valid, (count, *np.shape(src_valid)))
+    scales = np.broadcast_to(np.asarray(body_scale, np.float64), (count,))
+    matrices = np.zeros((count, 2, 3))
+    mapped = np.zeros(count, bool)
     for p in (TORSO_PART, HEAD_PART):
-        matrix = part_transform(p, src, src_valid, dst, dst_valid, body_scale)
+        matrix = part_transform(p, sources[p], valids[p], dst, dst_valid, float(scales[p]))
         if matrix is not None:
             matrices[p], mapped[p] = matrix, True
     a, b = LIMB_BONES
-    limbs, nonzero = bone_affines(src[a], src[b], dst[a], dst[b], body_scale)
-    seen = src_valid[a] & src_valid[b] & dst_valid[a] & dst_valid[b] & nonzero
-    matrices[LIMB_PARTS[seen]], mapped[LIMB_PARTS] = limbs[seen], seen
+    limbs = np.arange(len(LIMB_PARTS))
+    limb_sources, limb_valids = sources[LIMB_PARTS], valids[LIMB_PARTS]
+    maps, nonzero = bone_affines(limb_sources[limbs, a], limb_sources[limbs, b], dst[a], dst[b], scales[LIMB_PARTS])
+    seen = limb_valids[limbs, a] & limb_valids[limbs, b] & dst_valid[a] & dst_valid[b] & nonzero
+    matrices[LIMB_PARTS[seen]], mapped[LIMB_PARTS] = maps[seen], seen
     return matrices, mapped

@@ -1,12 +1,14 @@
 """Which exemplar to warp: poses compared by their main joints relative to the mid-shoulder, in
-torso heights (`descriptor`), and a bank's frames spread over pose space (`farthest_poses`)."""
+torso heights (`descriptor`), a bank's frames spread over pose space (`farthest_poses`), and each
+part compared on its own (`part_descriptors`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from shared.label.exemplar.parts import PARTS, TORSO_PART
 from shared.pose.keypoints import torso_size
-from shared.pose.schema import MAIN_JOINTS, SHOULDERS
+from shared.pose.schema import FACE_POINTS, MAIN_JOINTS, SHOULDERS, TORSO
 
 MIN_COMMON_JOINTS = 4
 DESCRIPTOR_JOINTS = np.array(MAIN_JOINTS)
@@ -50,3 +52,43 @@ def farthest_poses(points: np.ndarray, valid: np.ndarray, count: int) -> np.ndar
         chosen.append(pick)
         nearest = np.minimum(nearest, descriptor_distances(points, valid, points[pick], valid[pick]))
     return np.sort(np.array(chosen))
+
+
+# --- per part: each body part from the exemplar where that part alone is posed most alike ------------
+
+FACING_WEIGHT = 0.5  # the shoulder line joins each limb's description at this weight: which way the body faces
+PART_POINTS = len(FACE_POINTS)  # the most points a part is described by (the head's)
+
+
+def part_descriptors(keypoints: np.ndarray, valid: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """(P, PART_POINTS, 2) float32 and (P, PART_POINTS) bool: each part of PARTS described by its own
+    joints, in torso heights (`scale` pixels): a limb by its bone (direction and foreshortening) and
+    the shoulder line (which way the body faces), the torso by its four corners and the head by its
+    face points, both from the mid-shoulder."""
+    points = np.zeros((len(PARTS), PART_POINTS, 2), np.float32)
+    seen = np.zeros((len(PARTS), PART_POINTS), bool)
+    shoulders = bool(valid[list(SHOULDERS)].all())
+    mid = keypoints[list(SHOULDERS)].mean(axis=0)
+    facing = (keypoints[SHOULDERS[1]] - keypoints[SHOULDERS[0]]) * FACING_WEIGHT
+    for p, part in enumerate(PARTS):
+        if part.bone is not None:
+            a, b = part.bone
+            bone = bool(valid[a] and valid[b])
+            rows = [(keypoints[b] - keypoints[a], bone), (facing, bone and shoulders)]
+        else:
+            rows = [(keypoints[j] - mid, shoulders and bool(valid[j])) for j in (TORSO if p == TORSO_PART else FACE_POINTS)]
+        for r, (vector, ok) in enumerate(rows):
+            points[p, r], seen[p, r] = vector / scale, ok
+    return np.nan_to_num(points), seen
+
+
+def part_distances(bank_points: np.ndarray, bank_valid: np.ndarray, points: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(K, P) mean point distance from one pose's part descriptors to each bank frame's, part by
+    part; inf where a part shares no point."""
+    common = bank_valid & valid[None]
+    gaps = np.linalg.norm(bank_points - points[None], axis=-1) * common
+    counts = common.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distances = gaps.sum(axis=-1) / counts
+    distances[counts == 0] = np.inf
+    return distances

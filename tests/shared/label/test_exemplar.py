@@ -224,3 +224,52 @@ def test_all_part_maps_at_once_equal_each_part_map(dance: tuple, bank: ExemplarB
             single = part_transform(p, src, src_valid, dst, pose.valid, 1.1)
             assert (single is None) == (not mapped[p]), PARTS[p].name
             assert single is None or np.array_equal(single, matrices[p]), PARTS[p].name
+
+
+@pytest.fixture(scope="module")
+def part_bank(dance: tuple) -> ExemplarBank:
+    frames, poses, masks = dance
+    return build_bank(frames, masks, poses.keypoints, poses.valid, np.arange(len(frames)), poses.schema_tag, per_part=True)
+
+
+def test_a_per_part_bank_picks_each_parts_own_nearest_frame(dance: tuple, part_bank: ExemplarBank) -> None:
+    """A pose made of two frames (frame a's body, frame b's left forearm): every part but that
+    forearm comes from a, the forearm from b; all parts from one frame warp as that frame does."""
+    frames, poses, masks = dance
+    a, b = 3, 15
+    mixed = PoseFrame(poses[a].keypoints.copy(), poses[a].confidence, poses[a].valid, poses[a].schema_tag)
+    elbow, wrist = J["left_elbow"], J["left_wrist"]
+    mixed.keypoints[wrist] = mixed.keypoints[elbow] + (poses[b].keypoints[wrist] - poses[b].keypoints[elbow])
+    assert part_bank.part_distances(mixed).shape == (len(part_bank), len(PARTS))
+    picks = part_bank.choose_parts(mixed, frame=-100, exclude_radius=0, rng=None)
+    forearm = PART["left_elbow_wrist"]
+    assert picks[forearm] != a and np.linalg.norm(
+        part_bank.part_points[picks[forearm], forearm] - part_bank.part_points[b, forearm]) < 0.05
+    assert all(picks[p] == a for p in range(len(PARTS)) if p != forearm)
+    uniform = part_bank.warp(np.full(len(PARTS), 9), mixed)
+    assert all((x == y).all() for x, y in zip(uniform, part_bank.warp(9, mixed)))
+    picks_far = part_bank.choose_parts(poses[a], frame=a, exclude_radius=3, rng=np.random.default_rng(0), top=len(part_bank))
+    assert (np.abs(picks_far - a) > 3).all(), "no part from within the exclusion"
+
+
+def test_a_per_part_bank_keeps_its_mode_through_save_load_and_resize(part_bank: ExemplarBank, tmp_path: Path) -> None:
+    part_bank.save(tmp_path / "bank.npz")
+    assert ExemplarBank.load(tmp_path / "bank.npz").per_part
+    assert part_bank.resized((128, 128)).per_part
+
+
+def test_live_keeps_each_parts_pick_until_another_is_clearly_closer(dance: tuple, part_bank: ExemplarBank) -> None:
+    frames, poses, masks = dance
+    conditioner = ExemplarConditioner(part_bank, switch_ratio=0.85)
+    first = conditioner.pick(poses[7]).copy()
+    assert (first == 7).all()
+    between = PoseFrame(0.48 * poses[7].keypoints + 0.52 * poses[8].keypoints, poses[7].confidence, poses[7].valid, poses[7].schema_tag)
+    distances = part_bank.part_distances(between)
+    parts = np.arange(len(PARTS))
+    clearly_closer = distances.min(axis=0) < 0.85 * distances[7, parts]
+    assert 0 < clearly_closer.sum() < len(PARTS), "the test's premise: some parts have a clearly closer exemplar, some not"
+    picks = conditioner.pick(between)
+    assert (picks[~clearly_closer] == 7).all(), "a slightly closer exemplar does not take over a part"
+    assert (picks[clearly_closer] == distances.argmin(axis=0)[clearly_closer]).all(), "a much closer one does"
+    label = render_label(poses[8], SIZE)
+    assert conditioner(poses[8], label).shape == (1, 7, SIZE[1], SIZE[0])
