@@ -1,7 +1,10 @@
 """Training really learns: the tiny preset on the synthetic dancer, a short CPU budget.
 
-Held-out frames are generated the way live does (feedback from zeros). After training, their L1
-must fall at least 30% below the untrained model's and below the mean-training-image baseline.
+Held-out frames are generated the way live does (feedback from zeros). An untrained exemplar model
+already shows the warped exemplar over the plate (alpha follows the exemplar's mask), a strong start
+(held-out L1 0.032 here, where the plate alone is 0.076); after training the L1 must fall at least 15%
+below that start and below both the mean-training-image and the nearest-pose-frame baselines
+(measured: 0.0254 at 150 steps).
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ def test_tiny_model_beats_its_start_and_the_mean_image(synthetic_dataset: Path, 
     after = _held_out_l1(trained, dataset, start, stop)
     baselines = baseline_l1(dataset, split.train.stop, split.held_out)
     print(f"held-out L1: step 0 {before:.4f}, step {STEPS} {after:.4f}, baselines {baselines}")
-    assert after <= 0.7 * before
-    assert after < baselines["mean_image"]
+    assert after <= 0.85 * before
+    assert after < baselines["mean_image"] and after < baselines["nearest_pose"]
     assert baselines["person_on_plate"] < 0.5 * baselines["plate"], "the real person over the plate bounds a compositing model"
 
     result = evaluate_run(run)
