@@ -32,7 +32,7 @@ from tests.conftest import fetch_multi_person_clip, fetch_pose2sim_clip, mirrore
 from trainer.evaluate import evaluate_run  # noqa: E402
 from trainer.fit import FitConfig  # noqa: E402
 from trainer.metrics import format_cell, text_table  # noqa: E402
-from trainer.pose_score import PoseScore  # noqa: E402
+from trainer.pose_score import PoseScore, format_pose_table  # noqa: E402
 from trainer.prepare import prepare_dataset  # noqa: E402
 from trainer.train import run_fit  # noqa: E402
 from trainer.transfer import evaluate_ceiling, evaluate_held_out_pose, evaluate_transfer  # noqa: E402
@@ -73,31 +73,17 @@ def score_run(run: Path, sources: dict[str, Path]) -> dict:
     return numbers
 
 
-def _share(part: float | None, whole: float | None) -> float | None:
-    return None if part is None or not whole else part / whole
-
-
 def print_tables(rows: list[tuple[str, dict]], sources: list[str]) -> None:
     held = [[name, format_cell(n["l1"], ".4f"), format_cell(n["to_mean"], ".2f"), format_cell(n["to_nearest"], ".2f"),
              format_cell(n["person_ssim"], ".3f"), format_cell(n["person_l1"], ".3f"), f"{n['held_out'][0]}-{n['held_out'][1] - 1}"]
             for name, n in rows]
     print("\n" + text_table(["run", "held-out L1", "/mean img", "/nearest", "person SSIM", "person L1", "frames"], held))
-    body = []
     for name, n in rows:
-        real = n["ceiling"]
-        for group in ["ceiling", "held-out", *sources]:
-            s = n[group]
-            found = None if s.found_rate is None else 100 * s.found_rate
-            body.append([name, "real target frames" if group == "ceiling" else group, format_cell(found, ".1f"),
-                         format_cell(_share(s.found_rate, real.found_rate), ".2f"), format_cell(s.pose_distance, ".3f"),
-                         format_cell(s.shuffled_distance, ".3f"), format_cell(s.ratio, ".2f"),
-                         format_cell(_share(s.pose_distance, real.pose_distance), ".1f"),
-                         format_cell(None if s.mirrored_rate is None else 100 * s.mirrored_rate, ".0f")])
-    print("\n" + text_table(["run", "driven by", "found %", "of real", "err", "floor", "err/floor", "err/real", "mirr %"], body))
+        print(f"\n{name}:\n" + format_pose_table({group: n[group] for group in ["held-out", *sources]}, n["ceiling"]))
     print("tiny preset, 256x256, body stage only, no VGG. Each output frame detected on its own (static MediaPipe, where it\n"
-          "differs from the plate); err = body-joint distance to the driving pose in torso heights after a similarity alignment;\n"
-          "floor = the same with frames mismatched; of real / err/real: against the same judge on the real target frames.\n"
-          "Targets: of real >= 0.90, err/floor <= 0.50, err/real <= 3.0.")
+          "differs from the plate); pose err = body-joint distance to the driving pose in torso heights after a similarity\n"
+          "alignment; floor = the same with frames mismatched; of real / err/real: against the same judge on the real target\n"
+          "frames. Targets: of real >= 90%, err/floor <= 0.50, err/real <= 3.0.")
 
 
 @click.command()

@@ -18,6 +18,7 @@ import click
 
 from shared.cliutil import DanceGroup, parse_size
 from shared.errors import DanceError
+from shared.pose.person_lock import CHOICES as PERSON_CHOICES
 
 
 class LiveGroup(DanceGroup):
@@ -111,7 +112,7 @@ _device_option = click.option("--device", default="auto", show_default=True, hel
               help="Fixed source stats from `dance-live calibrate`  [default: adapt from the first frame].")
 @click.option("--lost-frames", default=10, show_default=True, type=click.IntRange(0),
               help="Restart from a blank previous frame after the person was lost for more frames than this.")
-@click.option("--person", default="largest", show_default=True, type=click.Choice(["largest", "left", "right"]),
+@click.option("--person", default="largest", show_default=True, type=click.Choice(PERSON_CHOICES),
               help="Which person in view is locked and followed (others are ignored; c in the window chooses again).")
 @click.option("--full-body", is_flag=True,
               help="Always normalize by the ankles; without it a source whose legs are not in view drives the upper body only.")

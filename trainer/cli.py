@@ -8,6 +8,7 @@ import click
 
 from shared.cliutil import DanceGroup, parse_size
 from shared.model.config import PRESETS
+from shared.pose.person_lock import CHOICES as PERSON_CHOICES
 from shared.runtime.run_folder import DEFAULT_RUNS
 from trainer.fit import FitConfig
 from trainer.prepare import PrepareConfig, prepare_dataset
@@ -103,7 +104,7 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--source", "sources", multiple=True, type=click.Path(path_type=Path),
               help="A video of another person to puppeteer each run with, as live does (repeatable).")
-@click.option("--person", default="largest", show_default=True, type=click.Choice(["largest", "left", "right"]),
+@click.option("--person", default="largest", show_default=True, type=click.Choice(PERSON_CHOICES),
               help="Which person in each --source drives the run (as dance-live --person).")
 @click.option("--max-frames", default=300, show_default=True, type=click.IntRange(1), help="Frames of each source to use.")
 @click.option("--calibrate-whole-clip", is_flag=True,

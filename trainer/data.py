@@ -169,7 +169,6 @@ class PairSampler:
         without `rng` the nearest outside the wide exclusion; with it, a near one (EXEMPLAR_NEAR_SHARE
         of the time) or one of the nearest few."""
         bank, pose = self.exemplars, self.dataset.poses[end]
-        choose = bank.choose_parts if bank.per_part else bank.choose
         if rng is not None and rng.random() < EXEMPLAR_NEAR_SHARE:
-            return choose(pose, end, self.near_exclude_radius, None)
-        return choose(pose, end, self.exclude_radius, rng, EXEMPLAR_TOP)
+            return bank.choose(pose, end, self.near_exclude_radius, None)
+        return bank.choose(pose, end, self.exclude_radius, rng, EXEMPLAR_TOP)

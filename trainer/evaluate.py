@@ -123,10 +123,16 @@ def person_region(dataset: Dataset, held_out: range, nearest: np.ndarray) -> Ten
     return torch.from_numpy(grown[:half] | grown[half:])[:, None]
 
 
+def _region_at(region: Tensor, real: Tensor) -> Tensor:
+    """`region` (T, 1, h, w) bool at the size of the frames it marks."""
+    if region.shape[-2:] == real.shape[-2:]:
+        return region
+    return torch.nn.functional.interpolate(region.float(), size=real.shape[-2:], mode="nearest") > 0.5
+
+
 def l1_split(answer: Tensor, real: Tensor, region: Tensor) -> dict[str, float]:
     """L1 as two shares that add up to it: inside `region` (the person) and outside (background)."""
-    if region.shape[-2:] != real.shape[-2:]:
-        region = torch.nn.functional.interpolate(region.float(), size=real.shape[-2:], mode="nearest") > 0.5
+    region = _region_at(region, real)
     error = (real - answer).abs()
     inside = error * region
     return {"person": float(inside.sum() / error.numel()), "background": float((error - inside).sum() / error.numel())}
@@ -134,9 +140,7 @@ def l1_split(answer: Tensor, real: Tensor, region: Tensor) -> dict[str, float]:
 
 def region_l1(answer: Tensor, real: Tensor, region: Tensor) -> float:
     """Mean absolute error over the pixels of `region` alone (the person): not diluted by background."""
-    if region.shape[-2:] != real.shape[-2:]:
-        region = torch.nn.functional.interpolate(region.float(), size=real.shape[-2:], mode="nearest") > 0.5
-    inside = region.expand_as(real)
+    inside = _region_at(region, real).expand_as(real)
     return float((real - answer).abs()[inside].mean()) if inside.any() else float("nan")
 
 

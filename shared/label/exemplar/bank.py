@@ -79,8 +79,23 @@ class ExemplarBank:
         scale = torso_size(pose.keypoints, pose.valid) or self.median_torso
         return part_distances(self.part_points, self.part_valid, *part_descriptors(np.nan_to_num(pose.keypoints), pose.valid, scale))
 
-    def choose_parts(self, pose: PoseFrame, frame: int, exclude_radius: int, rng: np.random.Generator | None,
-                     top: int = 3) -> np.ndarray | None:  # fmt: skip
+    def choose(self, pose: PoseFrame, frame: int, exclude_radius: int, rng: np.random.Generator | None,
+               top: int = 3) -> int | np.ndarray | None:  # fmt: skip
+        """Training: one of the `top` nearest exemplars (the nearest without `rng`), none from
+        within `exclude_radius` frames of `frame` (they would show the answer); for a per-part bank
+        (P,) indices, each part's own."""
+        if self.per_part:
+            return self._choose_parts(pose, frame, exclude_radius, rng, top)
+        distances = self.distances(pose)
+        distances[np.abs(self.frame_ids - frame) <= exclude_radius] = np.inf
+        order = np.argsort(distances)[:top]
+        order = order[np.isfinite(distances[order])]
+        if len(order) == 0:
+            return None
+        return int(order[0] if rng is None else order[rng.integers(len(order))])
+
+    def _choose_parts(self, pose: PoseFrame, frame: int, exclude_radius: int, rng: np.random.Generator | None,
+                      top: int = 3) -> np.ndarray | None:  # fmt: skip
         """`choose` part by part: (P,) exemplar indices, -1 for a part none can be compared on; None
         when no part can."""
         distances = self.part_distances(pose)
@@ -92,17 +107,6 @@ class ExemplarBank:
             if len(near):
                 picks[p] = near[0] if rng is None else near[rng.integers(len(near))]
         return picks if (picks >= 0).any() else None
-
-    def choose(self, pose: PoseFrame, frame: int, exclude_radius: int, rng: np.random.Generator | None, top: int = 3) -> int | None:
-        """Training: one of the `top` nearest exemplars (the nearest without `rng`), none from
-        within `exclude_radius` frames of `frame` (they would show the answer)."""
-        distances = self.distances(pose)
-        distances[np.abs(self.frame_ids - frame) <= exclude_radius] = np.inf
-        order = np.argsort(distances)[:top]
-        order = order[np.isfinite(distances[order])]
-        if len(order) == 0:
-            return None
-        return int(order[0] if rng is None else order[rng.integers(len(order))])
 
     def warp(self, index: int | np.ndarray, pose: PoseFrame) -> tuple[np.ndarray, np.ndarray]:
         """Exemplar `index` (or (P,) indices, one per part, -1: not drawn) moved part by part onto

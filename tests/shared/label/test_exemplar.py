@@ -241,14 +241,14 @@ def test_a_per_part_bank_picks_each_parts_own_nearest_frame(dance: tuple, part_b
     elbow, wrist = J["left_elbow"], J["left_wrist"]
     mixed.keypoints[wrist] = mixed.keypoints[elbow] + (poses[b].keypoints[wrist] - poses[b].keypoints[elbow])
     assert part_bank.part_distances(mixed).shape == (len(part_bank), len(PARTS))
-    picks = part_bank.choose_parts(mixed, frame=-100, exclude_radius=0, rng=None)
+    picks = part_bank.choose(mixed, frame=-100, exclude_radius=0, rng=None)
     forearm = PART["left_elbow_wrist"]
     assert picks[forearm] != a and np.linalg.norm(
         part_bank.part_points[picks[forearm], forearm] - part_bank.part_points[b, forearm]) < 0.05
     assert all(picks[p] == a for p in range(len(PARTS)) if p != forearm)
     uniform = part_bank.warp(np.full(len(PARTS), 9), mixed)
     assert all((x == y).all() for x, y in zip(uniform, part_bank.warp(9, mixed)))
-    picks_far = part_bank.choose_parts(poses[a], frame=a, exclude_radius=3, rng=np.random.default_rng(0), top=len(part_bank))
+    picks_far = part_bank.choose(poses[a], frame=a, exclude_radius=3, rng=np.random.default_rng(0), top=len(part_bank))
     assert (np.abs(picks_far - a) > 3).all(), "no part from within the exclusion"
 
 
