@@ -26,6 +26,7 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shared.runtime.trained import load_trained  # noqa: E402
 from shared.synthetic.body import SOURCE_BODY  # noqa: E402
 from shared.synthetic.dancer import write_dance_video  # noqa: E402
 from tests.conftest import fetch_multi_person_clip, fetch_pose2sim_clip, mirrored_reversed_clip  # noqa: E402
@@ -59,15 +60,16 @@ def new_motion_sources(folder: Path) -> dict[str, Path]:
 
 def score_run(run: Path, sources: dict[str, Path]) -> dict:
     """Every number the tables print, for one run (also written to RUN/bench_quality.json)."""
-    result = evaluate_run(run)
+    model = load_trained(run)
+    result = evaluate_run(model)
     l1 = list(result["rows"].values())[-1].l1
     base = result["baselines"]
-    transfer = evaluate_transfer(run, list(sources.values()), progress=False)
+    transfer = evaluate_transfer(model, list(sources.values()), run, progress=False)
     scores = {name: transfer[path.name] for name, path in sources.items()}
-    held = evaluate_held_out_pose(run, progress=False)
+    held = evaluate_held_out_pose(model, progress=False)
     numbers = {"l1": l1, "to_mean": l1 / base["mean_image"], "to_nearest": l1 / base["nearest_pose"],
                "person_ssim": result["person_ssim"], "person_l1": result["person_l1"], "held_out": result["held_out"],
-               "ceiling": evaluate_ceiling(run, progress=False), "held-out": held["generated"], **scores}
+               "ceiling": evaluate_ceiling(model, progress=False), "held-out": held["generated"], **scores}
     (run / "bench_quality.json").write_text(json.dumps(
         {k: v.as_dict() if isinstance(v, PoseScore) else v for k, v in numbers.items()}, indent=1) + "\n")
     return numbers

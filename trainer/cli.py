@@ -120,6 +120,7 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], person: str,
     training take. A contact sheet per source goes to RUN/transfer_<source name>.png.
     """
     from shared.io.video import probe_video
+    from shared.runtime.trained import load_trained
     from trainer.evaluate import evaluate_run, write_eval
     from trainer.metrics import LPIPS_SKIPPED, format_table
     from trainer.pose_score import format_pose_table
@@ -130,10 +131,11 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], person: str,
     rows = {}
     pose_tables = []
     for run in runs:
-        result = evaluate_run(run)
-        result["held_out_pose"] = evaluate_held_out_pose(run)
-        result["transfer"] = evaluate_transfer(run, sources, max_frames, whole_clip=calibrate_whole_clip, person=person)
-        result["ceiling"] = evaluate_ceiling(run, max_frames)
+        model = load_trained(run)  # once: every score below runs the same weights
+        result = evaluate_run(model)
+        result["held_out_pose"] = evaluate_held_out_pose(model)
+        result["transfer"] = evaluate_transfer(model, sources, run, max_frames, whole_clip=calibrate_whole_clip, person=person)
+        result["ceiling"] = evaluate_ceiling(model, max_frames)
         write_eval(run, result)
         prefix = f"{run.name}: " if len(runs) > 1 else ""
         for name, row in result["rows"].items():

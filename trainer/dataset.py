@@ -16,13 +16,14 @@ Arrays are plain .npy files, memory-mapped when read, so a dataset larger than R
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from shared.errors import DanceError
+from shared.normalize.facing import front_share
 from shared.normalize.stats import NormalizationStats
 from shared.pose.keypoints import PoseSequence
 from shared.runtime.run_folder import PLATE_FILE
@@ -124,6 +125,8 @@ class Dataset:
         if len(poses) != count:
             raise DanceError(f"{folder / 'poses.npz'}: {len(poses)} frames, but {MANIFEST_NAME} says {count}; prepare the dataset again")
         stats = NormalizationStats.load(folder / "norm_stats.json")
+        if stats.front_share is None:  # prepared before the target's facing was kept
+            stats = replace(stats, front_share=front_share(poses))
         return cls(folder, manifest, frames, labels, poses, face_boxes, stats, masks, cv2.cvtColor(plate, cv2.COLOR_BGR2RGB))
 
     def __len__(self) -> int:

@@ -21,7 +21,7 @@ from shared.model.face_residual import add_face_residual
 from shared.pose.keypoints import PoseFrame
 from shared.runtime.feedback import rollout
 from shared.runtime.run_folder import RunFolder
-from shared.runtime.trained import TrainedModel, load_trained
+from shared.runtime.trained import TrainedModel
 from trainer.data import Split
 from shared.io.tensors import images_to_tensor
 from trainer.dataset import Dataset
@@ -172,9 +172,8 @@ def answer_l1(real: Tensor, answers: dict[str, Tensor]) -> dict[str, float]:
     return {name: float((real - answer).abs().mean()) for name, answer in answers.items()}
 
 
-def evaluate_run(run_dir: str | Path) -> dict[str, object]:
-    """Scores of one run on its held-out frames, with and without the face stage where it has one."""
-    model = load_trained(run_dir)
+def evaluate_run(model: TrainedModel) -> dict[str, object]:
+    """Scores of one run (loaded) on its held-out frames, with and without the face stage where it has one."""
     dataset = Dataset.open(model.info["run"]["dataset"])
     split = Split.of_run(model.info["run"])
     held_out = split.held_out

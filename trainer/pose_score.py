@@ -19,7 +19,7 @@ import numpy as np
 
 from shared.label.geometry import umeyama
 from shared.pose.keypoints import PoseFrame, torso_size
-from shared.pose.schema import MAIN_JOINTS, Joint
+from shared.pose.schema import MAIN_JOINTS
 from trainer.metrics import format_cell, text_table
 
 BODY_JOINTS = np.array(MAIN_JOINTS)  # what poses are compared by
@@ -28,7 +28,6 @@ MIN_JOINTS = 4  # fewer body joints seen in both poses: the frame counts as not 
 # is somebody else, e.g. a bystander standing in the background plate: it counts as not found.
 # Real held-out frames of the Pose2Sim target sit at 0.0-0.1; its plate's bystander at 2.4-2.5.
 MAX_CENTRE_OFFSET = 1.0
-MIRRORED = np.array([joint.mirrored for joint in Joint])  # joint -> its other-side twin
 
 # --- the distance ---------------------------------------------------------------------------------
 
@@ -43,16 +42,9 @@ def common_joints(detected: PoseFrame, driving: PoseFrame) -> np.ndarray:
     return BODY_JOINTS[detected.valid[BODY_JOINTS] & driving.valid[BODY_JOINTS]]
 
 
-def mirrored(pose: PoseFrame) -> PoseFrame:
-    """The same points with left and right exchanged (the detector's front/back confusion)."""
-    order = np.arange(len(pose.valid))
-    order[: len(MIRRORED)] = MIRRORED
-    return PoseFrame(pose.keypoints[order], pose.confidence[order], pose.valid[order], pose.schema_tag)
-
-
 def facing_distance(detected: PoseFrame, driving: PoseFrame) -> tuple[float | None, bool]:
     """The pose distance with either reading of left and right, and whether the swapped one won."""
-    direct, swapped = pose_distance(detected, driving), pose_distance(mirrored(detected), driving)
+    direct, swapped = pose_distance(detected, driving), pose_distance(detected.sides_swapped(), driving)
     if direct is None or swapped is None:
         return direct, False
     return (swapped, True) if swapped < direct else (direct, False)

@@ -36,7 +36,7 @@ from shared.pose.tracking import SourcePoseTracker
 from shared.runtime.engine import Engine
 from shared.runtime.puppet import PuppetStep
 from shared.runtime.torch_engine import TorchEngine
-from shared.runtime.trained import load_trained
+from shared.runtime.trained import TrainedModel
 from trainer.data import Split
 from trainer.dataset import Dataset
 from trainer.evaluate import generate_sequence, held_out_conditioning
@@ -150,9 +150,9 @@ def transfer_source(engine: Engine, path: Path, plate: np.ndarray | None, max_fr
     return score, transfer_sheet(source, run, detected, score)
 
 
-def evaluate_transfer(run_dir: Path, sources: Sequence[Path], max_frames: int = DEFAULT_MAX_FRAMES,
-                      progress: bool = True, whole_clip: bool = False, person: str = "largest") -> dict[str, PoseScore]:
-    """Each source's score, keyed by file name; writes RUN/transfer_<stem>.png per source."""
+def evaluate_transfer(model: TrainedModel, sources: Sequence[Path], sheet_dir: Path, max_frames: int = DEFAULT_MAX_FRAMES,
+                      progress: bool = True, whole_clip: bool = False, person: str = "largest") -> dict[str, PoseScore]:  # fmt: skip
+    """Each source's score, keyed by file name; writes `sheet_dir`/transfer_<stem>.png per source (the run's folder)."""
     names = [Path(s).name for s in sources]
     if len(set(names)) != len(names):
         raise DanceError(f"two sources share a file name ({', '.join(names)}); results are keyed by name, rename one")
@@ -160,19 +160,17 @@ def evaluate_transfer(run_dir: Path, sources: Sequence[Path], max_frames: int = 
         probe_video(path)  # fail before any work
     if not sources:
         return {}
-    model = load_trained(run_dir)
     engine = TorchEngine(model)
     scores = {}
     for path in map(Path, sources):
         scores[path.name], sheet = transfer_source(engine, path, model.plate_image, max_frames, progress, whole_clip, person)
-        cv2.imwrite(str(Path(run_dir) / f"transfer_{path.stem}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(Path(sheet_dir) / f"transfer_{path.stem}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     return scores
 
 
-def evaluate_ceiling(run_dir: Path, max_frames: int = DEFAULT_MAX_FRAMES, progress: bool = True) -> PoseScore:
+def evaluate_ceiling(model: TrainedModel, max_frames: int = DEFAULT_MAX_FRAMES, progress: bool = True) -> PoseScore:
     """The judge on the run's real target frames (up to `max_frames`, evenly spaced, at the model's
     size) against their dataset poses: the found rate and pose error any output can hope for."""
-    model = load_trained(run_dir)
     dataset = Dataset.open(model.info["run"]["dataset"])
     frames = np.unique(np.linspace(0, len(dataset) - 1, min(max_frames, len(dataset))).round().astype(int)).tolist()
     return judge_real_frames(dataset, frames, tuple(model.config.image_size), model.schema_tag, progress)
@@ -181,11 +179,10 @@ def evaluate_ceiling(run_dir: Path, max_frames: int = DEFAULT_MAX_FRAMES, progre
 # --- the held-out target frames -------------------------------------------------------------------
 
 
-def evaluate_held_out_pose(run_dir: Path, progress: bool = True) -> dict[str, PoseScore]:
+def evaluate_held_out_pose(model: TrainedModel, progress: bool = True) -> dict[str, PoseScore]:
     """The held-out target frames: `generated` (feedback from zeros, as evaluate_run) against the
     dataset poses, and `real_frames`, the real frames against the same poses, both judged frame by
     frame: the detector's own noise, a bound for any model."""
-    model = load_trained(run_dir)
     dataset = Dataset.open(model.info["run"]["dataset"])
     frames = Split.of_run(model.info["run"]).held_out
     driving, conditions = held_out_conditioning(model, dataset, frames)

@@ -19,6 +19,11 @@ class Similarity:
     def apply(self, points: np.ndarray) -> np.ndarray:
         return self.scale * points @ self.rotation.T + self.shift
 
+    def rescaled(self, scale: float, anchor: np.ndarray) -> Similarity:
+        """The same rotation at another `scale`, still taking `anchor` where it took it."""
+        anchor = np.asarray(anchor, np.float64)
+        return Similarity(scale, self.rotation, self.apply(anchor) - scale * self.rotation @ anchor)
+
     def matrix(self) -> np.ndarray:
         """The same map as a 2x3 matrix (cv2.warpAffine's form)."""
         return np.hstack([self.scale * self.rotation, self.shift[:, None]])

@@ -17,6 +17,7 @@ import numpy as np
 
 from shared.errors import DanceError
 from shared.normalize.adaptive import AdaptiveNormalizer
+from shared.normalize.facing import FacingMatcher
 from shared.normalize.stats import NormalizationStats, PoseNormalizer, compute_stats
 from shared.pose.keypoints import PoseFrame, PoseSequence
 
@@ -95,7 +96,9 @@ class LiveNormalizer:
     Without source stats it adapts (shared/normalize/adaptive.py); with them (a calibration file)
     they are fixed, until the feet sit outside the target's floor band for FLOOR_JUMP_SECONDS on
     end: the source's floor moved, and it adapts from then on. With the target's standing pose
-    (`target_pose`) and not `full_body`, a source without legs drives the upper body only."""
+    (`target_pose`) and not `full_body`, a source without legs drives the upper body only. A source
+    facing away from the camera is turned round first when the target was only filmed facing it
+    (shared/normalize/facing.py)."""
 
     def __init__(
         self,
@@ -110,6 +113,7 @@ class LiveNormalizer:
         self.source: NormalizationStats | None = None  # the fixed stats; None while adapting
         self._fixed: PoseNormalizer | None = None
         self._adaptive = AdaptiveNormalizer(target, target_pose, self.upper_body_allowed)
+        self.facing = FacingMatcher(target.front_share)
         self._off_floor_since: float | None = None
         self._unmeasured = False
         if source is not None:
@@ -138,7 +142,8 @@ class LiveNormalizer:
         """Which normalization is in use, for the start line and the HUD."""
         how = "adaptive from the first frame" if self._fixed is None else "fixed from the calibration file"
         mode = self.mode
-        return how if mode is None else f"{how}, {mode}"
+        described = how if mode is None else f"{how}, {mode}"
+        return f"{described}, turned to the target's facing" if self.facing.swapping else described
 
     def use(self, source: NormalizationStats) -> None:
         """Fix the source's stats (no adapting)."""
@@ -154,6 +159,7 @@ class LiveNormalizer:
         self._adaptive.reset()
 
     def __call__(self, pose: PoseFrame, media_time: float) -> PoseFrame:
+        pose = self.facing(pose)
         if self._fixed is None:
             out = self._adaptive(pose, media_time)
             self._unmeasured = pose.present and not self._adaptive.ready

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.errors import DanceError
+from shared.normalize.facing import front_share
 from shared.pose.keypoints import PoseFrame, PoseSequence
 from shared.pose.schema import ANKLES, BODY_SCHEMA, Joint, SkeletonSchema
 
@@ -68,12 +69,16 @@ class NormalizationStats:
     # the median pose's 33 body joints ([x, y], or None where not seen): the target's own standing
     # legs for upper-body mode (shared/normalize/upper_body.py); None in stats made before it was kept
     standing: list[list[float] | None] | None = None
+    # the share of the clearly facing frames that face the camera (shared/normalize/facing.py): a
+    # target filmed only one way gets sources facing the other way turned round; None in older stats
+    front_share: float | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["image_size"] = list(self.image_size)
-        if self.standing is None:
-            del data["standing"]
+        for optional in ("standing", "front_share"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     def standing_pose(self, schema: SkeletonSchema) -> PoseFrame | None:
@@ -105,13 +110,15 @@ class NormalizationStats:
             standing = data.get("standing")
             if standing is not None:
                 standing = [None if p is None else [float(p[0]), float(p[1])] for p in standing]
+            front = data.get("front_share")
+            front = None if front is None else float(front)
         except (KeyError, TypeError, ValueError) as err:
             raise DanceError(f"not valid normalization stats ({type(err).__name__}: {err}); recompute them from the video's poses") from None
         if not all(math.isfinite(v) for v in floats.values()) or floats["height_close"] <= 0 or floats["height_far"] <= 0:
             raise DanceError("normalization stats hold non-finite values or non-positive heights; recompute them from the video's poses")
         if width <= 0 or height <= 0:
             raise DanceError(f"normalization stats have a bad image size {width}x{height}; recompute them from the video's poses")
-        return cls(**floats, image_size=(width, height), num_frames=num_frames, standing=standing)
+        return cls(**floats, image_size=(width, height), num_frames=num_frames, standing=standing, front_share=front)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
@@ -189,6 +196,7 @@ def compute_stats(seq: PoseSequence) -> NormalizationStats:
         image_size=seq.image_size,
         num_frames=int(usable.sum()),
         standing=_standing(seq),
+        front_share=front_share(seq),
     )
 
 

@@ -46,6 +46,11 @@ class PoseFrame:
         """The joint's (x, y), or None when it was not seen."""
         return self.keypoints[index] if self.valid[index] else None
 
+    def sides_swapped(self) -> PoseFrame:
+        """The same points with the person's left and right exchanged (each joint takes its twin's place)."""
+        order = list(self.schema.sides_swapped)
+        return PoseFrame(self.keypoints[order], self.confidence[order], self.valid[order], self.schema_tag)
+
 
 _TORSO_ENDS = np.array(SHOULDERS + HIPS)  # as an index array: the fastest fancy index
 

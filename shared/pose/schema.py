@@ -115,6 +115,13 @@ class SkeletonSchema:
     def index(self, joint_name: str) -> int:
         return self.joint_names.index(joint_name)
 
+    @property
+    def sides_swapped(self) -> tuple[int, ...]:
+        """For each joint, its twin on the person's other side (the nose is its own; a left-hand
+        landmark's twin is the same landmark of the right hand)."""
+        names = [name.replace("left", "\0").replace("right", "left").replace("\0", "right") for name in self.joint_names]
+        return tuple(self.joint_names.index(name) for name in names)
+
 
 # Named groups of joints: the one place a module finds "the shoulders" or "the head points".
 SHOULDERS = (Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared.runtime.trained import load_trained
 from trainer.dataset import Dataset
 from trainer.evaluate import evaluate_run
 from trainer.fit import FitConfig
@@ -18,7 +19,7 @@ STEPS = 80
 
 def _held_out_l1(dataset: Path, run: Path, composite: bool) -> tuple[float, dict[str, float]]:
     run_fit(dataset, run, FitConfig(steps=STEPS, use_vgg=False, face=False, composite=composite), progress=False)
-    result = evaluate_run(run)
+    result = evaluate_run(load_trained(run))
     return result["rows"]["temporal"].l1, result["baselines"]
 
 

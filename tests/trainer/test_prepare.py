@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,16 @@ def test_real_video_gives_a_complete_dataset(real_dataset: Path) -> None:
     assert (seen >= 0).all() and (seen < 256).all()
     stats = json.loads((real_dataset / "norm_stats.json").read_text())
     assert stats["ankle_max"] > stats["height_close"] * 0.5
+    assert stats["front_share"] == 1.0, "the Pose2Sim target faces the camera throughout"
+
+
+def test_a_dataset_prepared_before_the_facing_was_kept_gets_it_from_its_poses(real_dataset: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(real_dataset, old)
+    stats = json.loads((old / "norm_stats.json").read_text())
+    del stats["front_share"]
+    (old / "norm_stats.json").write_text(json.dumps(stats))
+    assert Dataset.open(old).norm_stats.front_share == 1.0
 
 
 def test_rerun_does_nothing_and_other_settings_are_refused(real_clip: Path, real_dataset: Path) -> None:

@@ -53,7 +53,7 @@ def test_tiny_model_beats_its_start_and_the_mean_image(synthetic_dataset: Path, 
     assert after < baselines["mean_image"] and after < baselines["nearest_pose"]
     assert baselines["person_on_plate"] < 0.5 * baselines["plate"], "the real person over the plate bounds a compositing model"
 
-    result = evaluate_run(run)
+    result = evaluate_run(load_trained(run))
     assert result["train_end"] == split.train.stop < start, "the baselines draw on the training frames only"
     row = result["rows"]["temporal"]
     assert 0 < row.flicker < 0.05, "the temporal model's flicker is measured"

@@ -16,11 +16,12 @@ from tests.conftest import mirrored_reversed_clip
 from shared.label.geometry import umeyama
 from shared.pose.keypoints import PoseFrame
 from shared.pose.schema import BODY_SCHEMA
+from shared.runtime.trained import load_trained
 from shared.synthetic.body import SOURCE_BODY
 from shared.synthetic.dancer import dance_poses, write_dance_video
 from trainer.cli import main
 from trainer.judge import region_around
-from trainer.pose_score import BODY_JOINTS, MIN_JOINTS, mirrored, pose_distance, score_poses, shuffled_partners, torso_height
+from trainer.pose_score import BODY_JOINTS, MIN_JOINTS, pose_distance, score_poses, shuffled_partners, torso_height
 from trainer.transfer import evaluate_transfer
 
 
@@ -155,7 +156,7 @@ def test_a_person_found_far_from_the_driving_pose_is_somebody_else(dancer: PoseF
 
 def test_a_detection_with_left_and_right_swapped_is_scored_as_the_swap_and_counted(dancer: PoseFrame) -> None:
     """The detector's front/back confusion: left and right exchanged is the same body pose."""
-    swapped = mirrored(_moved(dancer, 1.1, 0.05, (3.0, 0.0)))
+    swapped = _moved(dancer, 1.1, 0.05, (3.0, 0.0)).sides_swapped()
     assert pose_distance(swapped, dancer) > 0.1, "read as is, the swap looks like another pose"
     score = score_poses([swapped, dancer], [dancer, dancer])
     assert score.pose_distance == pytest.approx(0.0, abs=1e-5) and score.mirrored_rate == 0.5
@@ -182,7 +183,7 @@ def test_a_briefly_trained_real_target_follows_motion_it_never_made(real_dataset
     run = tmp_path / "run"
     run_fit(real_dataset, run, FitConfig(steps=80, use_vgg=False, face=False), device="cpu", progress=False)
     source = mirrored_reversed_clip("cam01")
-    score = evaluate_transfer(run, [source], max_frames=60, progress=False)[source.name]
+    score = evaluate_transfer(load_trained(run), [source], run, max_frames=60, progress=False)[source.name]
     print(f"found {score.found_rate:.2f}, distance {score.pose_distance:.3f}, floor {score.shuffled_distance:.3f}")
     assert score.found_rate is not None and score.found_rate >= 0.8
     assert score.pose_distance < 0.7 * score.shuffled_distance

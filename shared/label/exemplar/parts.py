@@ -15,12 +15,16 @@ from shared.pose.schema import EARS, FACE_POINTS, SHOULDERS, TORSO, Joint
 NO_PART = 255
 MASK_THRESHOLD = 128  # mask value (0-255) from which a pixel is the person
 PART_REACH = 0.6  # torso heights: farther from every bone, a masked pixel is not the person
+# The head's scale, as a share of the body's: its face points collapse in 2D when the face turns
+# down or away (a source seen from behind), and a head fitted to them alone shrank to nothing.
+HEAD_SCALE_RANGE = (0.75, 1.33)
 
 
 @dataclass(frozen=True)
 class Part:
-    """A body part: warped by the affine map of its bone (`bone`), or by `fit` points for the
-    torso (affine) and head (similarity); its pixels are those nearest to its `segments`."""
+    """A body part: warped by the affine map of its bone (`bone`), or (`part_transform`) the torso
+    by an affine fit to its corners and the head by a similarity fit to the face (its scale kept
+    within HEAD_SCALE_RANGE of the body's); its pixels are those nearest to its `segments`."""
 
     name: str
     segments: tuple[tuple[int, int], ...]
@@ -114,7 +118,12 @@ def part_transform(index: int, src: np.ndarray, src_valid: np.ndarray, dst: np.n
     if len(joints) < 2:
         return None
     fit = umeyama(src[joints], dst[joints])
-    return None if fit is None else fit.matrix()
+    if fit is None:
+        return None
+    if index == HEAD_PART:
+        low, high = HEAD_SCALE_RANGE
+        fit = fit.rescaled(float(np.clip(fit.scale, low * body_scale, high * body_scale)), src[joints].mean(axis=0))
+    return fit.matrix()
 
 
 def part_transforms(src: np.ndarray, src_valid: np.ndarray, dst: np.ndarray, dst_valid: np.ndarray,

@@ -273,3 +273,28 @@ def test_live_keeps_each_parts_pick_until_another_is_clearly_closer(dance: tuple
     assert (picks[clearly_closer] == distances.argmin(axis=0)[clearly_closer]).all(), "a much closer one does"
     label = render_label(poses[8], SIZE)
     assert conditioner(poses[8], label).shape == (1, 7, SIZE[1], SIZE[0])
+
+
+def _face_shrunk(pose: PoseFrame, shrink: float) -> PoseFrame:
+    """The pose with its face points drawn `shrink` times their size about the nose."""
+    keypoints = pose.keypoints.copy()
+    face = [J[name] for name in POSE_LANDMARK_NAMES[: J["mouth_right"] + 1]]
+    nose = keypoints[J["nose"]].copy()
+    keypoints[face] = nose + (keypoints[face] - nose) * shrink
+    return PoseFrame(keypoints, pose.confidence, pose.valid, pose.schema_tag)
+
+
+def test_a_face_collapsed_to_a_point_keeps_the_heads_size(dance: tuple, bank: ExemplarBank) -> None:
+    """Seen from behind or looking down, the face points crowd together in 2D; the head is still
+    drawn at the body's scale (within HEAD_SCALE_RANGE), not shrunk to a dot."""
+    frames, poses, masks = dance
+    t = int(bank.frame_ids[0])
+    head_pixels = (bank.parts[0] == PART["head"]).sum()
+    collapsed = _face_shrunk(poses[t], 0.1)
+    matrix = part_transform(PART["head"], bank.keypoints[0], bank.valid[0], collapsed.keypoints, collapsed.valid, 1.0)
+    assert np.sqrt(abs(np.linalg.det(matrix[:, :2]))) == pytest.approx(0.75)
+    canvas = np.zeros((4, *SIZE[::-1]), np.float32)
+    sources = np.full(len(PARTS), -1)
+    sources[PART["head"]] = 0
+    bank.warp_into(sources, collapsed, canvas)
+    assert (canvas[3] >= 128).sum() > 0.4 * head_pixels  # 0.75^2 of its area, less the edges

@@ -27,3 +27,13 @@ def test_mirrored_swaps_sides_and_keeps_the_nose() -> None:
 
 def test_torso_goes_round_its_polygon() -> None:
     assert TORSO == (Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER, Joint.RIGHT_HIP, Joint.LEFT_HIP)
+
+
+def test_sides_swapped_gives_each_joint_its_twin_in_both_schemas() -> None:
+    assert BODY_SCHEMA.sides_swapped == tuple(int(j.mirrored) for j in Joint)
+    order = HOLISTIC_SCHEMA.sides_swapped
+    assert order[: len(Joint)] == BODY_SCHEMA.sides_swapped
+    names = HOLISTIC_SCHEMA.joint_names
+    assert names[order[names.index("left_hand_thumb_tip")]] == "right_hand_thumb_tip"
+    assert names[order[names.index("right_hand_wrist")]] == "left_hand_wrist"
+    assert all(order[order[j]] == j for j in range(len(order)))
