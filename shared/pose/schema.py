@@ -12,6 +12,7 @@ points per hand.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from enum import IntEnum
 
 
@@ -115,7 +116,7 @@ class SkeletonSchema:
     def index(self, joint_name: str) -> int:
         return self.joint_names.index(joint_name)
 
-    @property
+    @cached_property  # worked out once per schema: live and the scorer swap sides every frame
     def sides_swapped(self) -> tuple[int, ...]:
         """For each joint, its twin on the person's other side (the nose is its own; a left-hand
         landmark's twin is the same landmark of the right hand)."""
