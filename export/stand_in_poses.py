@@ -60,7 +60,7 @@ def _swung(pose: PoseFrame, angle: float) -> PoseFrame:
         for joint in ARMS[side]:
             if pose.valid[joint]:
                 points[joint] = turn @ (points[joint] - points[shoulder]) + points[shoulder]
-    return PoseFrame(points, pose.confidence.copy(), pose.valid.copy(), pose.schema_tag)
+    return pose.moved_to(points)
 
 
 def stand_in_poses(model: TrainedModel, count: int) -> list[PoseFrame]:
@@ -69,5 +69,5 @@ def stand_in_poses(model: TrainedModel, count: int) -> list[PoseFrame]:
     stats = model.norm_stats
     pose = stats.standing_pose(schema) or _figure(stats, schema)
     scale = np.asarray(model.config.image_size, np.float32) / np.asarray(stats.image_size, np.float32)
-    pose = PoseFrame((pose.keypoints * scale).astype(np.float32), pose.confidence, pose.valid, pose.schema_tag)
+    pose = pose.moved_to(pose.keypoints * scale)
     return [_swung(pose, SWING * math.sin(2 * math.pi * t / count)) for t in range(count)]

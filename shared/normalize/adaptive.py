@@ -238,4 +238,4 @@ class AdaptiveNormalizer:
             if inside != feet:
                 moved[:, 1] += inside - feet
                 self.clamped = True
-        return PoseFrame(moved.astype(np.float32), pose.confidence.copy(), pose.valid.copy(), pose.schema_tag)
+        return pose.moved_to(moved)

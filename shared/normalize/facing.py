@@ -4,8 +4,9 @@ A target filmed only facing the camera has no back view to learn from: a label w
 on the image's left (a person seen from behind) asks the generator and the exemplar warp for
 something they never saw, and they answer with a face on the back of the head and a torso warped
 through itself. When the target's training frames all face one way and the source clearly faces
-the other, the source pose is drawn with its left and right exchanged: the same silhouette, the
-target's own facing. A source side-on keeps the last decision (no flicker while turning).
+the other, the source pose is drawn with its left and right exchanged (and its depth turned round):
+the same silhouette, the target's own facing. A source side-on keeps the last decision (no flicker
+while turning).
 """
 
 from __future__ import annotations
@@ -65,4 +66,14 @@ class FacingMatcher:
         value = facing(pose.keypoints, pose.valid)
         if value is not None and abs(value) > FACING_CLEAR:
             self.swapping = value * self.target_sign < 0
-        return pose.sides_swapped() if self.swapping else pose
+        return turned_around(pose) if self.swapping else pose
+
+
+def turned_around(pose: PoseFrame) -> PoseFrame:
+    """The pose seen from the other side with the same silhouette: left and right exchanged, and
+    depth mirrored about the hips (a hand held out in front of a person seen from behind is beyond
+    them, farther from the camera; turned to face it, the hand is between them and the camera)."""
+    turned = pose.sides_swapped()
+    if turned.depth is not None:
+        turned.depth = -turned.depth
+    return turned

@@ -271,7 +271,7 @@ class PoseNormalizer:
             if inside != feet:
                 moved[:, 1] += inside - feet
                 self.clamped = True
-        return PoseFrame(moved.astype(np.float32), frame.confidence.copy(), frame.valid.copy(), frame.schema_tag)
+        return frame.moved_to(moved)
 
 
 def normalize_sequence(seq: PoseSequence, source: NormalizationStats, target: NormalizationStats) -> PoseSequence:

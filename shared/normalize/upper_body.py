@@ -112,4 +112,4 @@ class UpperBodyNormalizer:
         valid[self.legs] = self.target_pose.valid[self.legs]
         confidence[self.legs] = self.target_pose.confidence[self.legs]
         moved[~valid] = np.nan
-        return PoseFrame(moved.astype(np.float32), confidence, valid, frame.schema_tag)
+        return PoseFrame(moved.astype(np.float32), confidence, valid, frame.schema_tag, frame.depth)

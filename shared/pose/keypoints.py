@@ -23,6 +23,10 @@ class PoseFrame:
     confidence: np.ndarray  # (K,) float32 in [0, 1]
     valid: np.ndarray  # (K,) bool
     schema_tag: str
+    # (K,) float32: MediaPipe's z, how far each joint is from the camera relative to the hips' middle
+    # (smaller: nearer), NaN where not known; None from sources without depth (older pose files).
+    # Only its order is used: which body part is drawn in front of which.
+    depth: np.ndarray | None = None
 
     @property
     def schema(self) -> SkeletonSchema:
@@ -49,7 +53,13 @@ class PoseFrame:
     def sides_swapped(self) -> PoseFrame:
         """The same points with the person's left and right exchanged (each joint takes its twin's place)."""
         order = list(self.schema.sides_swapped)
-        return PoseFrame(self.keypoints[order], self.confidence[order], self.valid[order], self.schema_tag)
+        depth = None if self.depth is None else self.depth[order]
+        return PoseFrame(self.keypoints[order], self.confidence[order], self.valid[order], self.schema_tag, depth)
+
+    def moved_to(self, keypoints: np.ndarray) -> PoseFrame:
+        """The same pose with its points at `keypoints` (K, 2): its joints, confidences and depth kept."""
+        depth = None if self.depth is None else self.depth.copy()
+        return PoseFrame(np.asarray(keypoints, np.float32), self.confidence.copy(), self.valid.copy(), self.schema_tag, depth)
 
 
 _TORSO_ENDS = np.array(SHOULDERS + HIPS)  # as an index array: the fastest fancy index
@@ -74,6 +84,7 @@ class PoseSequence:
     image_size: tuple[int, int]  # (width, height) of the frames the pixels refer to
     fps: float
     schema_tag: str
+    depth: np.ndarray | None = None  # (T, K) float32, each frame's `PoseFrame.depth`; None: not known
 
     def __post_init__(self) -> None:
         self.keypoints = np.asarray(self.keypoints, np.float32)
@@ -82,6 +93,10 @@ class PoseSequence:
         t, k = self.valid.shape
         if self.keypoints.shape != (t, k, 2) or self.confidence.shape != (t, k):
             raise ValueError("keypoints, confidence and valid disagree on (frames, joints)")
+        if self.depth is not None:
+            self.depth = np.asarray(self.depth, np.float32)
+            if self.depth.shape != (t, k):
+                raise ValueError("depth disagrees with keypoints on (frames, joints)")
         if k != get_schema(self.schema_tag).num_joints:
             raise ValueError(f"{k} joints per frame, but schema {self.schema_tag} has {get_schema(self.schema_tag).num_joints}")
         self.keypoints[~self.valid] = np.nan
@@ -92,7 +107,8 @@ class PoseSequence:
         return self.valid.shape[0]
 
     def __getitem__(self, t: int) -> PoseFrame:
-        return PoseFrame(self.keypoints[t], self.confidence[t], self.valid[t], self.schema_tag)
+        depth = None if self.depth is None else self.depth[t]
+        return PoseFrame(self.keypoints[t], self.confidence[t], self.valid[t], self.schema_tag, depth)
 
     @property
     def schema(self) -> SkeletonSchema:
@@ -115,6 +131,7 @@ class PoseSequence:
             image_size=image_size,
             fps=fps,
             schema_tag=schema.tag,
+            depth=_stacked_depth(frames),
         )
 
     def replace(self, **changes: object) -> PoseSequence:
@@ -126,6 +143,7 @@ class PoseSequence:
             "image_size": self.image_size,
             "fps": self.fps,
             "schema_tag": self.schema_tag,
+            "depth": None if self.depth is None else self.depth.copy(),
         }
         fields.update(changes)
         return PoseSequence(**fields)  # type: ignore[arg-type]
@@ -136,6 +154,7 @@ class PoseSequence:
         return self.replace(keypoints=moved, image_size=image_size)
 
     def save(self, path: str | Path) -> None:
+        depth = {} if self.depth is None else {"depth": self.depth}
         np.savez_compressed(
             path,
             keypoints=self.keypoints,
@@ -144,6 +163,7 @@ class PoseSequence:
             image_size=np.asarray(self.image_size, np.int64),
             fps=np.float64(self.fps),
             schema_tag=np.str_(self.schema_tag),
+            **depth,
         )
 
     @classmethod
@@ -157,6 +177,15 @@ class PoseSequence:
                     image_size=tuple(int(v) for v in data["image_size"]),  # type: ignore[arg-type]
                     fps=float(data["fps"]),
                     schema_tag=str(data["schema_tag"]),
+                    depth=data["depth"] if "depth" in data.files else None,  # pose files written before depth was kept
                 )
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:  # missing, damaged, not an .npz
             raise DanceError(f"{path}: not a readable pose file ({type(err).__name__}: {err})") from None
+
+
+def _stacked_depth(frames: list[PoseFrame]) -> np.ndarray | None:
+    """(T, K) depth of the frames, NaN for a frame without (a frame with nobody); None when none has any."""
+    if all(f.depth is None for f in frames):
+        return None
+    unknown = np.full(len(frames[0].valid), np.nan, np.float32)
+    return np.stack([unknown if f.depth is None else f.depth for f in frames])

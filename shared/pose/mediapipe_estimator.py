@@ -104,12 +104,14 @@ class MediaPipeEstimator:
         self.body_points = None
         if result.pose_landmarks is None:
             return pose
-        body = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], np.float32)
+        body = np.array([(p.x, p.y, p.visibility, p.z) for p in result.pose_landmarks.landmark], np.float32)
         n_body = len(POSE_LANDMARK_NAMES)
         self.body_points = body[:, :2] * (width, height)
         pose.keypoints[:n_body] = self.body_points
         pose.confidence[:n_body] = body[:, 2]
         pose.valid[:n_body] = body[:, 2] >= self.config.min_visibility
+        pose.depth = np.full(len(pose.valid), np.nan, np.float32)  # the hands' points carry none
+        pose.depth[:n_body] = np.where(pose.valid[:n_body], body[:, 3], np.nan)
         if self.config.holistic:
             hands = (result.left_hand_landmarks, result.right_hand_landmarks)
             for side, hand in enumerate(hands):

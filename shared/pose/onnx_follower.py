@@ -151,13 +151,15 @@ class OnnxPoseFollower:
         self.session.run(None, {"image": np.zeros((1, 3, INPUT_SIDE, INPUT_SIDE), np.float32)})
 
     def _run(self, image: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
-        """(39, 5) points in frame pixels (x, y, z, visibility, presence) and the pose flag."""
+        """(39, 5) points (x, y, z, visibility, presence) and the pose flag: x and y in frame pixels,
+        z in frame widths, as MediaPipe gives it."""
         crop_input(image, roi, self._input)
         tensor = (self._input.transpose(2, 0, 1)[None] * np.float32(1 / 255)).astype(np.float32)
         to_image = roi.to_image()
         landmarks, flag = self.session.run(None, {"image": tensor})
         points = landmarks.reshape(NUM_POINTS, 5).astype(np.float64)
         points[:, :2] = points[:, :2] @ to_image[:, :2].T + to_image[:, 2]
+        points[:, 2] *= roi.side / INPUT_SIDE / image.shape[1]
         points[:, 3:] = _sigmoid(points[:, 3:])
         return points, float(flag.reshape(-1)[0])
 
@@ -192,4 +194,5 @@ class OnnxPoseFollower:
         pose.confidence[:] = visibility
         pose.valid[:] = visibility >= self.min_visibility
         pose.keypoints[:] = np.where(pose.valid[:, None], points[:count, :2], np.nan)
+        pose.depth = np.where(pose.valid, points[:count, 2], np.nan).astype(np.float32)
         return pose

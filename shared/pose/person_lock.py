@@ -105,7 +105,7 @@ def choose_person(people: list[PoseFrame], rule: str) -> PoseFrame | None:
 def offset_pose(pose: PoseFrame, dx: float, dy: float) -> PoseFrame:
     """The pose found in a crop, in the full frame's pixels."""
     moved = pose.keypoints + np.asarray((dx, dy), np.float32)
-    return PoseFrame(moved, pose.confidence.copy(), pose.valid.copy(), pose.schema_tag)
+    return pose.moved_to(moved)
 
 
 def grown_box(box: np.ndarray, frame_size: tuple[int, int], margin: float, min_aspect: float = 0.0) -> tuple[int, int, int, int]:

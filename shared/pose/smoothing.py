@@ -135,4 +135,4 @@ class OneEuroPoseFilter:
         if self._t is None or dt > 0:
             self._t = timestamp
         out = np.where(seen[:, None], self._x, np.nan).astype(np.float32)
-        return PoseFrame(out, frame.confidence.copy(), frame.valid.copy(), frame.schema_tag)
+        return frame.moved_to(out)

@@ -45,6 +45,8 @@ def test_real_video_gives_a_complete_dataset(real_dataset: Path) -> None:
     # The crop keeps the whole person inside the image.
     seen = dataset.poses.keypoints[dataset.poses.valid]
     assert (seen >= 0).all() and (seen < 256).all()
+    # MediaPipe's depth is kept for every joint seen (the exemplar warp draws the parts in its order)
+    assert dataset.poses.depth is not None and np.isfinite(dataset.poses.depth[dataset.poses.valid]).all()
     stats = json.loads((real_dataset / "norm_stats.json").read_text())
     assert stats["ankle_max"] > stats["height_close"] * 0.5
     assert stats["front_share"] == 1.0, "the Pose2Sim target faces the camera throughout"

@@ -13,7 +13,7 @@ import numpy as np
 from shared.errors import DanceError
 from shared.io.files import atomic_write
 from shared.label.channels import EXEMPLAR_NC, IMAGE_NC
-from shared.label.exemplar.parts import PARTS, part_map, part_transforms
+from shared.label.exemplar.parts import PARTS, painting_order, part_map, part_transforms
 from shared.label.exemplar.retrieval import (
     DESCRIPTOR_JOINTS, descriptor, descriptor_distances, farthest_poses, part_descriptors, part_distances,
 )
@@ -119,9 +119,9 @@ class ExemplarBank:
 
     def warp_into(self, index: int | np.ndarray, pose: PoseFrame, canvas: np.ndarray) -> None:
         """Draws exemplar `index` (or each part from its own, (P,) indices, -1: not drawn), moved
-        part by part onto `pose`, over `canvas`: (4, H, W) float32, zeros before, after RGB in 0-255
-        (not rounded) and the mask. Channel-first so that each part's blend runs along image rows,
-        and so the live conditioner paints into its tensor."""
+        part by part onto `pose` (farthest part first, by the pose's depth), over `canvas`: (4, H, W)
+        float32, zeros before, after RGB in 0-255 (not rounded) and the mask. Channel-first so that
+        each part's blend runs along image rows, and so the live conditioner paints into its tensor."""
         width, height = self.image_size
         if canvas.shape != (EXEMPLAR_NC, height, width):
             raise ValueError(f"canvas {canvas.shape} for a {width}x{height} exemplar bank")
@@ -142,7 +142,9 @@ class ExemplarBank:
         local = matrices.copy()
         local[:, :, 2] = (matrices[:, :, :2] @ boxes[:, :2, None])[:, :, 0] + matrices[:, :, 2] - starts
         drawn = mapped & (ends > starts).all(axis=1) & (boxes[:, 2] > boxes[:, 0])
-        for p in np.flatnonzero(drawn):  # painter's order
+        for p in painting_order(pose.depth):
+            if not drawn[p]:
+                continue
             (dx0, dy0), (dx1, dy1) = starts[p].tolist(), ends[p].tolist()
             moved = cv2.warpAffine(self.sprites[sources[p]][p], local[p], (dx1 - dx0, dy1 - dy0),
                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)  # fmt: skip

@@ -36,7 +36,8 @@ def _limb(name: str, upper: Joint, lower: Joint, *extra: Joint) -> Part:
     return Part(name, ((upper, lower),) + tuple((lower, e) for e in extra), bone=(upper, lower))
 
 
-# Painter's order: what is usually in front is drawn last (arms over the torso, forearms over upper arms).
+# Painter's order without depth: what is usually in front is drawn last (arms over the torso,
+# forearms over upper arms). With depth, `painting_order` draws the farthest first.
 PARTS: tuple[Part, ...] = (
     Part("torso", tuple(zip(TORSO, TORSO[1:] + TORSO[:1]))),  # its outline
     _limb("left_hip_knee", Joint.LEFT_HIP, Joint.LEFT_KNEE),
@@ -50,8 +51,40 @@ PARTS: tuple[Part, ...] = (
     _limb("right_elbow_wrist", Joint.RIGHT_ELBOW, Joint.RIGHT_WRIST, Joint.RIGHT_INDEX, Joint.RIGHT_PINKY),
 )
 TORSO_PART, HEAD_PART = 0, 5
+# The joints whose mean depth places each part nearer or farther: a limb's bone, the torso's
+# corners, the head's nose and ears.
+DEPTH_JOINTS = tuple(np.array(part.bone if part.bone else TORSO if p == TORSO_PART else (Joint.NOSE, *EARS))
+                     for p, part in enumerate(PARTS))  # fmt: skip
+
+
+def _depth_weights() -> np.ndarray:
+    """(P, J): 1 where a joint places a part, so a pose's part depths are one product."""
+    weights = np.zeros((len(PARTS), max(map(max, DEPTH_JOINTS)) + 1))
+    for part, joints in enumerate(DEPTH_JOINTS):
+        weights[part, joints] = 1.0
+    return weights
+
+
+DEPTH_WEIGHTS = _depth_weights()
 LIMB_PARTS = np.array([p for p, part in enumerate(PARTS) if part.bone is not None])
 LIMB_BONES = np.array([PARTS[p].bone for p in LIMB_PARTS]).T  # (2, limbs): each limb's bone start and end
+
+
+def painting_order(depth: np.ndarray | None) -> np.ndarray:
+    """Part indices in drawing order: farthest from the camera first (each part at the mean depth of
+    its DEPTH_JOINTS), so that an arm behind the body is covered by it and one reaching towards the
+    camera covers the face. A part whose depth is unknown is level with the torso (ties keep PARTS'
+    order); without the torso's depth (or any), PARTS' own order."""
+    parts = np.arange(len(PARTS))
+    if depth is None:
+        return parts
+    known = np.isfinite(depth[: DEPTH_WEIGHTS.shape[1]])
+    counts = DEPTH_WEIGHTS @ known
+    part_depth = (DEPTH_WEIGHTS @ np.where(known, depth[: DEPTH_WEIGHTS.shape[1]], 0.0)) / np.maximum(counts, 1)
+    if counts[TORSO_PART] == 0:
+        return parts
+    part_depth = np.where(counts > 0, part_depth, part_depth[TORSO_PART])
+    return np.argsort(-part_depth, kind="stable")
 
 
 def _segment_distance(xs: np.ndarray, ys: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

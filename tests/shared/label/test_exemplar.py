@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from shared.errors import DanceError
-from shared.label.exemplar.parts import NO_PART, PARTS, part_map, part_transform, part_transforms
+from shared.label.exemplar.parts import NO_PART, PARTS, painting_order, part_map, part_transform, part_transforms
 from shared.label.exemplar.bank import SEAM_PX, ExemplarBank, build_bank
 from shared.label.exemplar.conditioner import (
     ExemplarConditioner,
@@ -298,3 +298,54 @@ def test_a_face_collapsed_to_a_point_keeps_the_heads_size(dance: tuple, bank: Ex
     sources[PART["head"]] = 0
     bank.warp_into(sources, collapsed, canvas)
     assert (canvas[3] >= 128).sum() > 0.4 * head_pixels  # 0.75^2 of its area, less the edges
+
+
+def test_parts_are_drawn_farthest_first_by_depth_and_in_their_own_order_without() -> None:
+    assert list(painting_order(None)) == list(range(len(PARTS)))
+    depth = np.zeros(len(POSE_LANDMARK_NAMES), np.float32)
+    assert list(painting_order(depth)) == list(range(len(PARTS)))  # all level: PARTS' order
+    depth[[J["left_shoulder"], J["left_elbow"], J["left_wrist"]]] = 0.5  # the left arm behind the body
+    depth[[J["right_elbow"], J["right_wrist"]]] = -0.5  # the right forearm reaching towards the camera
+    order = list(painting_order(depth))
+    assert order.index(PART["left_elbow_wrist"]) < order.index(PART["torso"])
+    assert order.index(PART["left_shoulder_elbow"]) < order.index(PART["torso"])
+    assert order[-2:] == [PART["right_shoulder_elbow"], PART["right_elbow_wrist"]]  # the nearest last, over the face
+    depth[[J["nose"], J["left_ear"], J["right_ear"]]] = np.nan  # unknown: level with the torso
+    order = list(painting_order(depth))
+    assert order.index(PART["head"]) > order.index(PART["torso"])
+    depth[J["left_ear"]] = -0.3  # one of its joints known: that one places it
+    assert list(painting_order(depth)).index(PART["head"]) > order.index(PART["right_hip_knee"])
+    depth[list(map(J.get, ("left_shoulder", "right_shoulder", "left_hip", "right_hip")))] = np.nan
+    assert list(painting_order(depth)) == list(range(len(PARTS)))  # no torso depth: PARTS' order
+
+
+def _forearm_across_the_chest(pose: PoseFrame) -> tuple[PoseFrame, tuple[int, int]]:
+    """The pose with its left forearm swung across the torso, and a torso pixel it then covers."""
+    keypoints = pose.keypoints.copy()
+    chest = (keypoints[J["right_shoulder"]] + keypoints[J["left_hip"]]) / 2
+    elbow = keypoints[J["left_elbow"]]
+    keypoints[J["left_wrist"]] = elbow + 1.3 * (chest - elbow)
+    for finger in ("left_index", "left_pinky", "left_thumb"):
+        keypoints[J[finger]] = keypoints[J["left_wrist"]]
+    crossing = elbow + 0.9 * (chest - elbow)
+    return PoseFrame(keypoints, pose.confidence, pose.valid, pose.schema_tag), (int(round(crossing[1])), int(round(crossing[0])))
+
+
+def test_an_arm_behind_the_body_is_covered_by_it_and_one_in_front_covers_it(dance: tuple, bank: ExemplarBank) -> None:
+    frames, poses, masks = dance
+    index = 0
+    crossed, (y, x) = _forearm_across_the_chest(poses[int(bank.frame_ids[index])])
+    without_arm = np.full(len(PARTS), index)
+    without_arm[[PART["left_shoulder_elbow"], PART["left_elbow_wrist"]]] = -1
+    body_alone, _ = bank.warp(without_arm, crossed)
+    depth = np.zeros(len(POSE_LANDMARK_NAMES), np.float32)
+    behind, front = depth.copy(), depth.copy()
+    behind[[J["left_elbow"], J["left_wrist"]]], front[[J["left_elbow"], J["left_wrist"]]] = 0.5, -0.5
+    crossed.depth = behind
+    arm_behind, _ = bank.warp(index, crossed)
+    crossed.depth = front
+    arm_in_front, _ = bank.warp(index, crossed)
+    assert (arm_behind[y, x] == body_alone[y, x]).all()  # the torso hides the arm
+    assert np.abs(arm_in_front[y, x].astype(int) - body_alone[y, x]).max() > 20  # the arm hides the torso
+    crossed.depth = None
+    assert (bank.warp(index, crossed)[0][y, x] == arm_in_front[y, x]).all()  # no depth: arms over the torso, as before

@@ -90,6 +90,23 @@ def test_a_source_seen_from_behind_is_turned_to_a_target_filmed_from_the_front(d
     assert not matcher.swapping
 
 
+
+def test_a_turned_source_has_its_depth_turned_round_with_it(dancer: PoseSequence) -> None:
+    """Seen from behind, a hand held out in front of the person is farther from the camera than the
+    hips (positive depth); drawn facing the camera, that hand is nearer (negative), and it is the
+    person's other hand."""
+    back = seen_from_behind(dancer[0])
+    back.depth = np.zeros(len(back.valid), np.float32)
+    back.depth[Joint.LEFT_WRIST] = 0.4
+    turned = FacingMatcher(target_front_share=1.0)(back)
+    assert turned.depth[Joint.RIGHT_WRIST] == pytest.approx(-0.4)
+    assert turned.depth[Joint.LEFT_WRIST] == 0.0
+    assert back.depth[Joint.LEFT_WRIST] == pytest.approx(0.4)  # the source's own pose is left as it was
+    front = dancer[1]
+    front.depth = back.depth.copy()
+    np.testing.assert_array_equal(FacingMatcher(target_front_share=1.0)(front).depth, back.depth)  # not turned: as it was
+
+
 @pytest.mark.parametrize("share", [None, 0.5, 0.9])
 def test_nothing_is_turned_for_a_target_filmed_both_ways_or_of_unknown_facing(dancer: PoseSequence, share: float | None) -> None:
     back = seen_from_behind(dancer[0])

@@ -92,7 +92,7 @@ def test_following_agrees_with_mediapipe_on_a_real_person(real_frames: list[np.n
     from shared.pose.mediapipe_estimator import MediaPipeEstimator
 
     follower = OnnxPoseFollower()
-    errors = []
+    errors, depths = [], []
     with MediaPipeEstimator() as mediapipe:
         first = mediapipe(real_frames[0])
         follower.start(real_frames[0], first, mediapipe.body_points)
@@ -104,10 +104,16 @@ def test_following_agrees_with_mediapipe_on_a_real_person(real_frames: list[np.n
             assert both.sum() >= 25
             distance = np.linalg.norm(expected.keypoints[both] - followed.keypoints[both], axis=1)
             errors.append(distance / torso_size(expected.keypoints, expected.valid))
+            depths.append(np.stack([expected.depth[both], followed.depth[both]]))
     errors = np.concatenate(errors)
     # MediaPipe also smooths its points and refines them from a heatmap; the follower does not
     assert np.median(errors) < 0.06
     assert np.percentile(errors, 90) < 0.15
+    # the depth, in MediaPipe's units (frame widths, from the hips' middle): the same to within its spread
+    expected_depth, followed_depth = np.concatenate(depths, axis=1)
+    assert np.isfinite(expected_depth).all() and np.isfinite(followed_depth).all()
+    assert np.corrcoef(expected_depth, followed_depth)[0, 1] > 0.95
+    assert np.median(np.abs(expected_depth - followed_depth)) < 0.2 * np.std(expected_depth)
 
 
 def test_an_empty_view_ends_the_follow(real_frames: list[np.ndarray]):
