@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.label.exemplar.parts import PARTS, TORSO_PART
+from shared.label.exemplar.parts import HEAD_PART, LIMB_BONES, LIMB_PARTS, PARTS, TORSO_PART
 from shared.pose.keypoints import torso_size
 from shared.pose.schema import FACE_POINTS, MAIN_JOINTS, SHOULDERS, TORSO
 
@@ -57,28 +57,34 @@ def farthest_poses(points: np.ndarray, valid: np.ndarray, count: int) -> np.ndar
 # --- per part: each body part from the exemplar where that part alone is posed most alike ------------
 
 FACING_WEIGHT = 0.5  # the shoulder line joins each limb's description at this weight: which way the body faces
+# A limb's 2D length joins its description at this weight, beside its bone (direction and length):
+# a limb taken from a frame where it was foreshortened is stretched along its bone (up to 3x) into
+# a smear, while one of the right length pointing elsewhere is only turned, its texture kept whole.
+LENGTH_WEIGHT = 1.0
 PART_POINTS = len(FACE_POINTS)  # the most points a part is described by (the head's)
 
 
 def part_descriptors(keypoints: np.ndarray, valid: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """(P, PART_POINTS, 2) float32 and (P, PART_POINTS) bool: each part of PARTS described by its own
-    joints, in torso heights (`scale` pixels): a limb by its bone (direction and foreshortening) and
-    the shoulder line (which way the body faces), the torso by its four corners and the head by its
-    face points, both from the mid-shoulder."""
+    joints, in torso heights (`scale` pixels): a limb by its bone (direction and foreshortening), the
+    shoulder line (which way the body faces) and its length alone (LENGTH_WEIGHT); the torso by its
+    four corners and the head by its face points, both from the mid-shoulder. The limbs are described
+    all at once (live describes every camera frame)."""
     points = np.zeros((len(PARTS), PART_POINTS, 2), np.float32)
     seen = np.zeros((len(PARTS), PART_POINTS), bool)
     shoulders = bool(valid[list(SHOULDERS)].all())
     mid = keypoints[list(SHOULDERS)].mean(axis=0)
-    facing = (keypoints[SHOULDERS[1]] - keypoints[SHOULDERS[0]]) * FACING_WEIGHT
-    for p, part in enumerate(PARTS):
-        if part.bone is not None:
-            a, b = part.bone
-            bone = bool(valid[a] and valid[b])
-            rows = [(keypoints[b] - keypoints[a], bone), (facing, bone and shoulders)]
-        else:
-            rows = [(keypoints[j] - mid, shoulders and bool(valid[j])) for j in (TORSO if p == TORSO_PART else FACE_POINTS)]
-        for r, (vector, ok) in enumerate(rows):
-            points[p, r], seen[p, r] = vector / scale, ok
+    starts, ends = LIMB_BONES
+    along = keypoints[ends] - keypoints[starts]
+    bone = valid[starts] & valid[ends]
+    points[LIMB_PARTS, 0] = along
+    points[LIMB_PARTS, 1] = (keypoints[SHOULDERS[1]] - keypoints[SHOULDERS[0]]) * FACING_WEIGHT
+    points[LIMB_PARTS, 2, 0] = np.hypot(along[:, 0], along[:, 1]) * LENGTH_WEIGHT
+    seen[LIMB_PARTS, 0], seen[LIMB_PARTS, 1], seen[LIMB_PARTS, 2] = bone, bone & shoulders, bone
+    for p, joints in ((TORSO_PART, TORSO), (HEAD_PART, FACE_POINTS)):
+        points[p, : len(joints)] = keypoints[list(joints)] - mid
+        seen[p, : len(joints)] = shoulders & valid[list(joints)]
+    points /= scale
     return np.nan_to_num(points), seen
 
 

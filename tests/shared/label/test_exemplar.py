@@ -12,6 +12,7 @@ import torch
 from shared.errors import DanceError
 from shared.label.exemplar.parts import NO_PART, PARTS, painting_order, part_map, part_transform, part_transforms
 from shared.label.exemplar.bank import SEAM_PX, ExemplarBank, build_bank
+from shared.label.exemplar.retrieval import part_descriptors, part_distances
 from shared.label.exemplar.conditioner import (
     ExemplarConditioner,
     LabelOnly,
@@ -250,6 +251,31 @@ def test_a_per_part_bank_picks_each_parts_own_nearest_frame(dance: tuple, part_b
     assert all((x == y).all() for x, y in zip(uniform, part_bank.warp(9, mixed)))
     picks_far = part_bank.choose(poses[a], frame=a, exclude_radius=3, rng=np.random.default_rng(0), top=len(part_bank))
     assert (np.abs(picks_far - a) > 3).all(), "no part from within the exclusion"
+
+
+def _with_forearm(pose: PoseFrame, degrees: float, length: float) -> PoseFrame:
+    """`pose` with its left forearm turned to `degrees` from +x, `length` torso heights long."""
+    keypoints = pose.keypoints.copy()
+    angle, reach = np.radians(degrees), length * torso_size(keypoints, pose.valid)
+    keypoints[J["left_wrist"]] = keypoints[J["left_elbow"]] + reach * np.array([np.cos(angle), np.sin(angle)])
+    return PoseFrame(keypoints, pose.confidence, pose.valid, pose.schema_tag)
+
+
+def test_a_limb_comes_from_a_frame_where_it_has_its_length_not_one_where_it_is_foreshortened(dance: tuple) -> None:
+    """Stretching a foreshortened forearm smears it; turning a whole one keeps it: a forearm of the
+    right length 50 degrees off beats one in the right direction at a third of the length, while
+    between two of the right length the nearer direction still wins."""
+    base = dance[1][3]
+    candidates = [_with_forearm(base, 0, 0.3), _with_forearm(base, 50, 0.9), _with_forearm(base, 20, 0.9)]
+    described = [part_descriptors(np.nan_to_num(p.keypoints), p.valid, torso_size(p.keypoints, p.valid)) for p in candidates]
+    bank_points, bank_valid = np.stack([d[0] for d in described]), np.stack([d[1] for d in described])
+    query = _with_forearm(base, 0, 0.9)
+    forearm = part_distances(bank_points[:2], bank_valid[:2], *part_descriptors(
+        np.nan_to_num(query.keypoints), query.valid, torso_size(query.keypoints, query.valid)))[:, PART["left_elbow_wrist"]]
+    assert forearm[1] < forearm[0], "the whole forearm, turned, is nearer than the foreshortened one"
+    all_three = part_distances(bank_points, bank_valid, *part_descriptors(
+        np.nan_to_num(query.keypoints), query.valid, torso_size(query.keypoints, query.valid)))[:, PART["left_elbow_wrist"]]
+    assert np.argmin(all_three) == 2, "of two whole forearms, the one pointing nearer the pose's"
 
 
 def test_a_per_part_bank_keeps_its_mode_through_save_load_and_resize(part_bank: ExemplarBank, tmp_path: Path) -> None:
