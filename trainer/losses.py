@@ -1,4 +1,5 @@
-"""The pix2pixHD losses: LSGAN, discriminator feature matching and the VGG perceptual loss.
+"""The pix2pixHD losses: LSGAN, discriminator feature matching and the VGG perceptual loss; and,
+beyond the paper, the image-gradient L1 (`gradient_l1`) that sharpens CPU runs without VGG weights.
 
 A multi-scale discriminator returns, per scale, the list of its layer outputs; the last entry of
 each scale is the real/fake prediction map and the others are the features used for matching.
@@ -87,6 +88,13 @@ def _as_floats(losses: object) -> dict[str, float]:
     }
 
 
+def gradient_l1(fake: Tensor, real: Tensor) -> Tensor:
+    """L1 between the images' horizontal and vertical pixel differences: a pixel L1 alone is
+    content with a blurred edge (the mean of where it might be), this one asks for the edge itself.
+    Without VGG weights (none can be downloaded here) it is the sharpening term that is left."""
+    return (F.l1_loss(fake.diff(dim=-1), real.diff(dim=-1)) + F.l1_loss(fake.diff(dim=-2), real.diff(dim=-2)))
+
+
 @dataclass
 class GeneratorLosses:
     """The generator's loss terms, each already weighted; a term that is switched off is None."""
@@ -96,6 +104,7 @@ class GeneratorLosses:
     vgg: Tensor | None = None
     temporal_gan: Tensor | None = None
     l1: Tensor | None = None  # pixel reconstruction, beyond the paper: it carries CPU runs without VGG weights
+    edge: Tensor | None = None  # image-gradient L1 (`gradient_l1`), beyond the paper: sharper edges without VGG
 
     def total(self) -> Tensor:
         terms = [getattr(self, f.name) for f in fields(self)]

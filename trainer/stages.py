@@ -31,7 +31,9 @@ from shared.model.config import ModelConfig
 from shared.model.face_residual import add_face_residual, crop_faces, face_label_crops
 from shared.model.networks import FaceGenerator, build_discriminator, build_face_discriminator
 from trainer.data import PairBatch
-from trainer.losses import LAMBDA_VGG, DiscriminatorLosses, GeneratorLosses, VGGLoss, feature_matching_loss, lsgan_loss
+from trainer.losses import (
+    LAMBDA_VGG, DiscriminatorLosses, GeneratorLosses, VGGLoss, feature_matching_loss, gradient_l1, lsgan_loss,
+)
 
 Groups = dict[str, dict[str, Tensor]]  # a checkpoint's tensors: group name -> state dict
 
@@ -40,6 +42,7 @@ Groups = dict[str, dict[str, Tensor]]  # a checkpoint's tensors: group name -> s
 class LossWeights:
     vgg: float = LAMBDA_VGG  # 0 when no VGG weights are available (--no-vgg)
     l1: float = 10.0  # pixel L1, beyond the paper (0 = the paper's losses exactly)
+    edge: float = 10.0  # image-gradient L1 of the body, beyond the paper (0 = off)
 
 
 def make_adam(params: Iterator[nn.Parameter], lr: float, beta1: float) -> torch.optim.Adam:
@@ -213,6 +216,7 @@ class BodyStage(Stage):
             losses = GeneratorLosses(
                 vgg=self.weights.vgg * self.vgg(fakes, reals) if self.vgg is not None and self.weights.vgg else None,
                 l1=self.weights.l1 * F.l1_loss(fakes, reals) if self.weights.l1 else None,
+                edge=self.weights.edge * gradient_l1(fakes, reals) if self.weights.edge else None,
             )
             if adversarial:
                 g_fake = self.discriminator(torch.cat([labels, fakes], 1))

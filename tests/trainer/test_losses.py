@@ -8,6 +8,7 @@ from trainer.losses import (
     GeneratorLosses,
     VGGLoss,
     feature_matching_loss,
+    gradient_l1,
     lsgan_loss,
 )
 
@@ -100,6 +101,23 @@ def test_generator_total_keeps_the_graph():
     gan = torch.tensor(1.0, requires_grad=True)
     GeneratorLosses(gan=gan * 2, vgg=gan * 3).total().backward()
     assert gan.grad.item() == pytest.approx(5.0)
+
+
+def test_gradient_l1_asks_for_the_edge_not_the_brightness():
+    """A step edge: shifting the brightness costs pixel L1 but no gradient L1; blurring the edge
+    costs gradient L1 (of each direction the edge runs across); only the fake gets a gradient."""
+    real = torch.zeros(1, 3, 8, 8)
+    real[..., 4:] = 1.0  # a vertical edge between columns 3 and 4
+    brighter = (real + 0.5).requires_grad_()
+    assert torch.nn.functional.l1_loss(brighter, real).item() == pytest.approx(0.5)
+    assert gradient_l1(brighter, real).item() == pytest.approx(0.0)
+    blurred = real.clone()
+    blurred[..., 3], blurred[..., 4] = 1 / 3, 2 / 3  # the same step spread over three columns
+    # row differences: the real one has a single 1 per row (1 of 7 columns), the blurred one three 1/3s
+    assert gradient_l1(blurred, real).item() == pytest.approx((2 / 3 + 1 / 3 + 1 / 3) / 7)
+    assert gradient_l1(real, real).item() == 0.0
+    gradient_l1(brighter * 2, real).backward()
+    assert brighter.grad is not None and real.grad is None
 
 
 def test_discriminator_losses_total_is_half_sum():
