@@ -92,7 +92,7 @@ def gradient_l1(fake: Tensor, real: Tensor) -> Tensor:
     """L1 between the images' horizontal and vertical pixel differences: a pixel L1 alone is
     content with a blurred edge (the mean of where it might be), this one asks for the edge itself.
     Without VGG weights (none can be downloaded here) it is the sharpening term that is left."""
-    return (F.l1_loss(fake.diff(dim=-1), real.diff(dim=-1)) + F.l1_loss(fake.diff(dim=-2), real.diff(dim=-2)))
+    return F.l1_loss(fake.diff(dim=-1), real.diff(dim=-1)) + F.l1_loss(fake.diff(dim=-2), real.diff(dim=-2))
 
 
 @dataclass

@@ -266,16 +266,15 @@ def test_a_limb_comes_from_a_frame_where_it_has_its_length_not_one_where_it_is_f
     right length 50 degrees off beats one in the right direction at a third of the length, while
     between two of the right length the nearer direction still wins."""
     base = dance[1][3]
-    candidates = [_with_forearm(base, 0, 0.3), _with_forearm(base, 50, 0.9), _with_forearm(base, 20, 0.9)]
-    described = [part_descriptors(np.nan_to_num(p.keypoints), p.valid, torso_size(p.keypoints, p.valid)) for p in candidates]
-    bank_points, bank_valid = np.stack([d[0] for d in described]), np.stack([d[1] for d in described])
-    query = _with_forearm(base, 0, 0.9)
-    forearm = part_distances(bank_points[:2], bank_valid[:2], *part_descriptors(
-        np.nan_to_num(query.keypoints), query.valid, torso_size(query.keypoints, query.valid)))[:, PART["left_elbow_wrist"]]
+
+    def described(pose: PoseFrame) -> tuple[np.ndarray, np.ndarray]:
+        return part_descriptors(np.nan_to_num(pose.keypoints), pose.valid, torso_size(pose.keypoints, pose.valid))
+
+    candidates = [described(_with_forearm(base, d, length)) for d, length in ((0, 0.3), (50, 0.9), (20, 0.9))]
+    bank_points, bank_valid = np.stack([c[0] for c in candidates]), np.stack([c[1] for c in candidates])
+    forearm = part_distances(bank_points, bank_valid, *described(_with_forearm(base, 0, 0.9)))[:, PART["left_elbow_wrist"]]
     assert forearm[1] < forearm[0], "the whole forearm, turned, is nearer than the foreshortened one"
-    all_three = part_distances(bank_points, bank_valid, *part_descriptors(
-        np.nan_to_num(query.keypoints), query.valid, torso_size(query.keypoints, query.valid)))[:, PART["left_elbow_wrist"]]
-    assert np.argmin(all_three) == 2, "of two whole forearms, the one pointing nearer the pose's"
+    assert np.argmin(forearm) == 2, "of two whole forearms, the one pointing nearer the pose's"
 
 
 def test_a_per_part_bank_keeps_its_mode_through_save_load_and_resize(part_bank: ExemplarBank, tmp_path: Path) -> None:
