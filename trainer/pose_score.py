@@ -97,7 +97,7 @@ class PoseScore:
     @property
     def median_distance(self) -> float | None:
         """The median frame's pose distance: beside the mean (the measure), it shows whether a few
-        misread frames carry it (on new motion they do: a median of 0.06 under a mean of 0.08)."""
+        misread frames carry the mean."""
         distances = [f["distance"] for f in self.per_frame if f["distance"] is not None]
         return float(np.median(distances)) if distances else None
 
@@ -158,8 +158,8 @@ def _share(part: float | None, whole: float | None) -> float | None:
 
 def format_pose_table(rows: dict[str, PoseScore], ceiling: PoseScore | None = None) -> str:
     """Found %, pose error and its shuffled floor per row, beside the `ceiling` (the same judge on
-    real target frames, its own first row): found as a share of the ceiling's, error over the floor
-    and over the ceiling's error; "-" where a number is missing."""
+    real target frames, its own first row): found as a share of the ceiling's, the mean error and the
+    median frame's, the mean over the floor and over the ceiling's error; "-" where a number is missing."""
     header = ["pose (each frame on its own)", "found %", "of real", "pose err", "median", "floor", "err/floor", "err/real", "mirrored %", "frames"]
     percent = lambda share: format_cell(None if share is None else 100 * share, ".1f")  # noqa: E731
     real_found = ceiling.found_rate if ceiling else None
