@@ -84,8 +84,8 @@ def print_tables(rows: list[tuple[str, dict]], sources: list[str]) -> None:
         print(f"\n{name}:\n" + format_pose_table({group: n[group] for group in ["held-out", *sources]}, n["ceiling"]))
     print("tiny preset, 256x256, body stage only, no VGG. Each output frame detected on its own (static MediaPipe, where it\n"
           "differs from the plate); pose err = body-joint distance to the driving pose in torso heights after a similarity\n"
-          "alignment (median: the median frame's); floor = the same with frames mismatched; of real / err/real: against the same judge on the real target\n"
-          "frames. Targets: of real >= 90%, err/floor <= 0.50, err/real <= 3.0.")
+          "alignment (median: the median frame's); floor = the same with frames mismatched; of real / err/real: against\n"
+          "the same judge on the real target frames. Targets: of real >= 90%, err/floor <= 0.50, err/real <= 3.0.")
 
 
 @click.command()

@@ -110,7 +110,8 @@ class PoseScore:
     def as_dict(self) -> dict:
         return {
             "found_rate": self.found_rate, "pose_distance": self.pose_distance, "shuffled_distance": self.shuffled_distance,
-            "ratio": self.ratio, "median_distance": self.median_distance, "frames": self.frames, "mirrored_rate": self.mirrored_rate, "per_frame": self.per_frame,
+            "ratio": self.ratio, "median_distance": self.median_distance, "frames": self.frames,
+            "mirrored_rate": self.mirrored_rate, "per_frame": self.per_frame,
         }
 
 
@@ -160,7 +161,8 @@ def format_pose_table(rows: dict[str, PoseScore], ceiling: PoseScore | None = No
     """Found %, pose error and its shuffled floor per row, beside the `ceiling` (the same judge on
     real target frames, its own first row): found as a share of the ceiling's, the mean error and the
     median frame's, the mean over the floor and over the ceiling's error; "-" where a number is missing."""
-    header = ["pose (each frame on its own)", "found %", "of real", "pose err", "median", "floor", "err/floor", "err/real", "mirrored %", "frames"]
+    header = ["pose (each frame on its own)", "found %", "of real", "pose err", "median", "floor", "err/floor", "err/real",
+              "mirrored %", "frames"]
     percent = lambda share: format_cell(None if share is None else 100 * share, ".1f")  # noqa: E731
     real_found = ceiling.found_rate if ceiling else None
     real_error = ceiling.pose_distance if ceiling else None

@@ -146,8 +146,9 @@ def test_a_missing_or_unreadable_source_is_a_one_line_error(tmp_path: Path, make
 def test_the_median_frame_is_reported_beside_the_mean(dancer: PoseFrame) -> None:
     """One misread frame moves the mean but not the median: both are reported, the mean is the measure."""
     detected = [_moved(dancer, 1.0, 0.0, (1.0, 0.0)) for _ in range(4)]
-    bent = PoseFrame(dancer.keypoints.copy(), dancer.confidence.copy(), dancer.valid.copy(), dancer.schema_tag)
-    bent.keypoints[BODY_JOINTS[-1]] += (0.0, 3.0 * torso_height(dancer))  # one joint far off
+    keypoints = dancer.keypoints.copy()
+    keypoints[BODY_JOINTS[-1]] += (0.0, 3.0 * torso_height(dancer))  # one joint far off
+    bent = dancer.moved_to(keypoints)
     score = score_poses([*detected, bent], [dancer] * 5)
     distances = [f["distance"] for f in score.per_frame]
     assert score.median_distance == pytest.approx(0.0, abs=1e-5) and score.pose_distance == pytest.approx(np.mean(distances))
