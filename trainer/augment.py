@@ -1,12 +1,14 @@
-"""Pose-position augmentation for small target sets: move and resize the person, keep the stage.
+"""Pose-position augmentation for small target sets: move, turn and resize the person, keep the stage.
 
-A few minutes of one person cover few places and sizes in the frame, but a source dancer normalized
-onto the target can stand anywhere near its floor line. Each augmented pair is one random
-similarity (scale about the image centre, then a shift) applied alike to both frames of the pair:
-the labels are warped with it (nearest neighbour, so label colours stay exact) and the person is
-cut out of each frame by its mask, warped, and pasted over the background plate. The plate is the
-one the compositing generator draws over, so the background of an augmented frame is exactly what
-the model must leave alone, and only the person moves.
+A few minutes of one person cover few places, sizes and leans in the frame, but a source dancer
+normalized onto the target can stand anywhere near its floor line and lean either way (a clip of
+someone leaning to one side teaches nothing about leaning to the other, and a longer-trained model
+smears such poses). Each augmented pair is one random similarity (a turn and a scale about the
+person's centre in frame t, then a shift) applied alike to both frames of the pair: the labels are
+warped with it (nearest neighbour, so label colours stay exact) and the person is cut out of each
+frame by its mask, warped, and pasted over the background plate. The plate is the one the
+compositing generator draws over, so the background of an augmented frame is exactly what the
+model must leave alone, and only the person moves.
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ class AugmentConfig:
     probability: float = 0.5  # share of pairs augmented (the rest are the real frames, untouched)
     max_scale: float = 0.15  # scale drawn in [1 - max_scale, 1 + max_scale]
     max_shift: float = 0.12  # shift drawn in +-max_shift of the image width / height
+    max_rotation: float = 60.0  # degrees: turn about the person's centre drawn in +-max_rotation
     mask_blur: int = 5  # px: soft edge of the pasted person (odd)
 
 
-def random_similarity(rng: np.random.Generator, size: tuple[int, int], config: AugmentConfig) -> np.ndarray:
-    """A 2x3 matrix: scale about the image centre, then shift."""
+def random_similarity(rng: np.random.Generator, size: tuple[int, int], config: AugmentConfig,
+                      pivot: tuple[float, float] | None = None) -> np.ndarray:
+    """A 2x3 matrix: turn and scale about `pivot` (the image centre by default), then shift."""
     width, height = size
     scale = rng.uniform(1 - config.max_scale, 1 + config.max_scale)
     dx, dy = rng.uniform(-config.max_shift, config.max_shift, 2) * (width, height)
-    cx, cy = width / 2, height / 2
-    return np.array([[scale, 0.0, cx - scale * cx + dx], [0.0, scale, cy - scale * cy + dy]], np.float64)
+    angle = rng.uniform(-config.max_rotation, config.max_rotation)
+    matrix = cv2.getRotationMatrix2D(pivot if pivot is not None else (width / 2, height / 2), angle, scale)
+    matrix[:, 2] += (dx, dy)
+    return matrix
 
 
 def move_face_box(box: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -66,7 +72,9 @@ def augment_pair(
     if rng.uniform() >= config.probability:
         return labels, frames, boxes
     height, width = frames.shape[1:3]
-    matrix = random_similarity(rng, (width, height), config)
+    ys, xs = np.nonzero(masks[1] > 127)  # the person's centre in frame t: a turn leans it in place
+    pivot = (float(xs.mean()), float(ys.mean())) if xs.size else None
+    matrix = random_similarity(rng, (width, height), config, pivot)
     new_labels = np.stack(
         [cv2.warpAffine(label, matrix, (width, height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) for label in labels]
     )

@@ -65,7 +65,7 @@ def _latest_run_name(source: Path) -> str:
 @click.option("--gan-warmup", default=0.25, show_default=True, type=click.FloatRange(0, 1),
               help="Share of each body stage trained on reconstruction only, before the GAN (0 = the paper).")
 @click.option("--augment/--no-augment", default=FitConfig.augment, show_default=True,
-              help="Randomly move and resize the person in half the body pairs (compositing runs).")
+              help="Randomly move, turn and resize the person in half the body pairs (compositing runs).")
 @click.option("--exemplar/--no-exemplar", default=FitConfig.exemplar, show_default=True,
               help="Also show the generator a training frame warped part by part onto the pose (--no-exemplar: the paper's).")
 @click.option("--held-out", default=FitConfig.held_out, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),

@@ -61,7 +61,7 @@ class FitConfig:
     vgg_weights: str | None = None
     lambda_l1: float = 10.0
     lambda_edge: float = 10.0  # image-gradient L1 of the body stage (trainer/losses.py: gradient_l1); 0 = off
-    augment: bool = True  # move and resize the person in half the body pairs (trainer/augment.py; compositing runs only)
+    augment: bool = True  # move, turn and resize the person in half the body pairs (trainer/augment.py; compositing runs only)
     exemplar: bool = True  # condition on a training frame warped onto the pose too (shared/label/exemplar.py); off: the paper's G
     exemplar_alpha: bool = True  # alpha too may follow the warped exemplar's mask (shared/model/networks.py, ExemplarBlend)
     part_exemplars: bool = True  # each body part warped from its own nearest exemplar (shared/label/exemplar/bank.py)

@@ -1,4 +1,4 @@
-"""Pose-position augmentation: the person moves with its label, the stage stays the plate."""
+"""Pose-position augmentation: the person moves and turns with its label, the stage stays the plate."""
 
 from __future__ import annotations
 
@@ -46,7 +46,25 @@ def test_pairs_are_left_alone_at_probability_zero_and_moves_are_bounded() -> Non
     config = AugmentConfig()
     for seed in range(50):
         matrix = random_similarity(np.random.default_rng(seed), (SIZE, SIZE), config)
-        assert 1 - config.max_scale <= matrix[0, 0] <= 1 + config.max_scale and matrix[0, 0] == matrix[1, 1]
+        (a, b), (c, d) = matrix[:, :2]
+        assert a == d and b == -c  # a similarity: no shear, no flip
+        assert 1 - config.max_scale <= np.hypot(a, c) <= 1 + config.max_scale
+        assert abs(np.degrees(np.arctan2(c, a))) <= config.max_rotation
         moved = move_face_box(np.array([50, 0, 12]), matrix, (SIZE, SIZE))
         assert 0 <= moved[0] <= SIZE - 12 and 0 <= moved[1] <= SIZE - 12  # the box stays inside the image
     assert (move_face_box(np.array([-1, -1, -1]), matrix, (SIZE, SIZE)) == -1).all()  # no face stays no face
+
+
+def test_the_person_turns_about_its_own_centre() -> None:
+    """A turn alone (no scale, no shift) keeps the person where it stands, so a lean is learnt in place."""
+    labels, frames, masks, boxes, plate = _scene()
+    # the square moved to stand 16 px right of the image centre: a turn about the centre would swing it away
+    labels, frames, masks = np.roll(labels, 16, axis=2), np.roll(frames, 16, axis=2), np.roll(masks, 16, axis=2)
+    config = AugmentConfig(probability=1.0, max_scale=0.0, max_shift=0.0, mask_blur=1)
+    turned = 0
+    for seed in range(5):
+        new_labels, _, _ = augment_pair(labels, frames, masks, boxes, plate, np.random.default_rng(seed), config)
+        ys, xs = np.nonzero(new_labels[1][..., 1] == 255)
+        assert abs(xs.mean() - 45.5) < 1.0 and abs(ys.mean() - 29.5) < 1.0  # the square's centre stays
+        turned += not np.array_equal(new_labels, labels)
+    assert turned == 5
