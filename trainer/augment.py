@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from shared.label.exemplar.parts import MASK_THRESHOLD
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -72,7 +74,7 @@ def augment_pair(
     if rng.uniform() >= config.probability:
         return labels, frames, boxes
     height, width = frames.shape[1:3]
-    ys, xs = np.nonzero(masks[1] > 127)  # the person's centre in frame t: a turn leans it in place
+    ys, xs = np.nonzero(masks[1] >= MASK_THRESHOLD)  # the person's centre in frame t: a turn leans it in place
     pivot = (float(xs.mean()), float(ys.mean())) if xs.size else None
     matrix = random_similarity(rng, (width, height), config, pivot)
     new_labels = np.stack(

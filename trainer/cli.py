@@ -165,8 +165,8 @@ def eval_command(runs: tuple[Path, ...], sources: tuple[Path, ...], person: str,
         click.echo(prefix + table if prefix else table)
     click.echo("pose err: mean body-joint distance, output vs driving pose, in torso heights after a similarity alignment, "
                "each frame detected on its own where it differs from the plate (median: the median frame's); floor: the same "
-               "with frames mismatched (a model ignoring its input); ceiling: the same judge on the real target frames; mirrored: frames read with left and "
-               "right swapped (front and back confused), scored with the swap, as is the floor")
+               "with frames mismatched (a model ignoring its input); ceiling: the same judge on the real target frames; "
+               "mirrored: frames read with left and right swapped (front and back confused), scored with the swap, as is the floor")
 
 
 @main.command()
