@@ -10,14 +10,18 @@ running estimate over the last `window` seconds drives the mapping:
   measured too. The larger of the two counts: a crouch shortens the direct height and
   foreshortening a bone, neither lengthens it. The window's median is the estimate.
 - floor: the lower ankle's y (or, with no ankle in view, the lowest hip or shoulder line plus the
-  target's standing distance from it to the ankles, scaled). The window's FLOOR_QUANTILE is the
-  estimate: a jump lifts the feet for a fraction of the window, which a high quantile ignores.
+  target's standing distance from it to the ankles, scaled). The window's FLOOR_QUANTILE (its
+  median) is the estimate: a jump lifts the feet for under half the window (up to 0.6 s in the air),
+  which the median ignores, and a step back is followed once it has held for half the window.
 
 Both estimates are eased towards (exponentially, SMOOTHING_SECONDS), so the drawn person neither
-jumps nor pumps, and a real change (walking nearer, a camera move) is followed within about a
-second. The source is then mapped by one similarity: scaled about the image's centre column by
-target height / source height, its floor moved onto the target's median floor line. The floor
-sanity of shared/normalize/stats.py stays: mapped feet are held in the target's floor band.
+jumps nor pumps, and a real change (walking nearer, a camera move) is followed within about 0.7 s.
+The window, quantile and easing were chosen without the pose detector on generated frames: the
+fastest return of the feet to the floor after a step back among the settings that keep a 0.6 s
+jump from moving the floor (bench/normalize.py prints both). The source is then mapped by one
+similarity: scaled about the image's centre column by target height / source height, its floor
+moved onto the target's median floor line. The floor sanity of shared/normalize/stats.py stays:
+mapped feet are held in the target's floor band.
 
 Upper-body mode (shared/normalize/upper_body.py) works the same way from running medians of the
 shoulder width, head size and shoulder centre, when ankles are seen in under MAX_LEG_SHARE of the
@@ -37,10 +41,10 @@ from shared.normalize.upper_body import MAX_LEG_SHARE, UpperBodyNormalizer, Uppe
 from shared.pose.keypoints import PoseFrame
 from shared.pose.schema import Joint
 
-WINDOW_SECONDS = 0.8  # the running estimate's sliding window
-SMOOTHING_SECONDS = 0.2  # time constant of the easing towards the window's estimate
-FLOOR_QUANTILE = 0.8  # of the window's floor samples (image y grows downwards: the feet's lowest line)
-CAPACITY = 256  # samples held: the window at up to 320 fps
+WINDOW_SECONDS = 1.2  # the running estimate's sliding window
+SMOOTHING_SECONDS = 0.1  # time constant of the easing towards the window's estimate
+FLOOR_QUANTILE = 0.5  # of the window's floor samples (image y grows downwards: the feet's lowest line)
+CAPACITY = 256  # samples held: the whole window at up to 210 fps
 
 J = Joint
 # (from, to) joints of the bones measured; -1 stands for the mid-shoulder
@@ -98,11 +102,13 @@ class AdaptiveNormalizer:
     allows upper-body mode for a source whose legs are not in view."""
 
     def __init__(self, target: NormalizationStats, target_pose: PoseFrame | None = None, upper_body: bool = False,
-                 window: float = WINDOW_SECONDS, smoothing: float = SMOOTHING_SECONDS) -> None:
+                 window: float = WINDOW_SECONDS, smoothing: float = SMOOTHING_SECONDS,
+                 floor_quantile: float = FLOOR_QUANTILE) -> None:  # fmt: skip
         self.target = target
         self.target_pose = target_pose
         self.window = window
         self.smoothing = smoothing
+        self.floor_quantile = floor_quantile
         self._width, self._height = target.image_size
         self._cx = self._width / 2.0
         depth = target.ankle_max - target.ankle_far
@@ -206,7 +212,7 @@ class AdaptiveNormalizer:
         heights, floors = window[:, _HEIGHT], window[:, _FLOOR]
         heights, floors = heights[np.isfinite(heights)], floors[np.isfinite(floors)]
         if heights.size and floors.size:
-            height, floor = float(np.median(heights)), float(np.quantile(floors, FLOOR_QUANTILE))
+            height, floor = float(np.median(heights)), float(np.quantile(floors, self.floor_quantile))
             if self.height is None or self.floor is None:
                 self.height, self.floor = height, floor  # the first frame: no easing from nothing
             else:

@@ -74,12 +74,13 @@ def test_a_dancer_walking_towards_the_camera_stays_at_the_targets_height(target:
     assert drawn_height(fixed(walking[frames - 1]).keypoints) / target.height_far > 1.2
 
 
-def test_a_jump_does_not_change_the_scale_or_the_floor(target: NormalizationStats) -> None:
+@pytest.mark.parametrize("air_frames", [12, 18])  # 0.4 s and 0.6 s in the air
+def test_a_jump_does_not_change_the_scale_or_the_floor(target: NormalizationStats, air_frames: int) -> None:
     frames = 60
     source = dance_poses(SOURCE_BODY, frames, SIZE, FPS)
     lift = np.zeros(frames)
-    air = np.arange(30, 42)  # 0.4 s in the air, 40 px up at the top
-    lift[air] = -40.0 * np.sin(np.pi * (air - 29) / 13)
+    air = np.arange(30, 30 + air_frames)  # 40 px up at the top
+    lift[air] = -40.0 * np.sin(np.pi * (air - 29) / (air_frames + 1))
     jumping = moved(source, np.ones(frames), lift)
     live = normalizer(target)
     adaptive = live._adaptive  # noqa: SLF001 - the estimates under test
@@ -92,7 +93,19 @@ def test_a_jump_does_not_change_the_scale_or_the_floor(target: NormalizationStat
     assert max(abs(s / before - 1.0) for s in scales[30:]) < 0.05
     assert max(abs(f - floors[29]) for f in floors[30:]) < 0.05 * target.height_far
     feet = [np.nanmax(o.keypoints[list(ANKLES), 1]) for o in outs]
-    assert feet[29] - min(feet[30:42]) > 20  # the jump is drawn
+    assert feet[29] - min(feet[30 : 30 + air_frames]) > 20  # the jump is drawn
+
+
+def test_a_dancer_stepping_back_is_put_back_on_the_floor_within_a_second(target: NormalizationStats) -> None:
+    frames = 90
+    source = dance_poses(SOURCE_BODY, frames, SIZE, FPS)
+    done = np.clip((np.arange(frames) - 30) / 6, 0, 1)  # from 1.0 s to 1.2 s: feet 25 px up, body x0.85
+    stepping = moved(source, 1 - 0.15 * done, -25 * done, pivot=(128.0, 200.0))
+    live = normalizer(target)
+    feet = [np.nanmax(live(stepping[t], t / FPS).keypoints[list(ANKLES), 1]) for t in range(frames)]
+    floor = live._adaptive.target_floor  # noqa: SLF001 - where the feet are put
+    assert min(feet[30:40]) < floor - 20  # the step is drawn at first (it might be a jump) ...
+    assert all(abs(f - floor) < 3 for f in feet[60:])  # ... and 0.8 s after it, the feet are back on the floor
 
 
 def test_a_source_the_size_of_the_target_is_drawn_unchanged_in_size(target: NormalizationStats) -> None:
