@@ -24,22 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.normalize.adaptive import FLOOR_QUANTILE, SMOOTHING_SECONDS, WINDOW_SECONDS, AdaptiveNormalizer  # noqa: E402
 from shared.normalize.stats import NormalizationStats, compute_stats, lower_ankle_y  # noqa: E402
-from shared.pose.keypoints import PoseSequence  # noqa: E402
 from shared.synthetic.body import SOURCE_BODY, TARGET_BODY  # noqa: E402
 from shared.synthetic.dancer import dance_poses  # noqa: E402
+from shared.synthetic.moves import jumping, stepping_back  # noqa: E402
 
 SIZE = (256, 256)
 FPS = 30.0
 STEP_START, STEP_FRAMES = 30, 6  # the step back: from 1.0 s, over 0.2 s
 SETTINGS = [(0.8, 0.8, 0.2), (0.5, 0.9, 0.1), (1.0, 0.6, 0.1), (1.2, 0.5, 0.2), (1.2, 0.5, 0.1), (1.5, 0.5, 0.1)]
-
-
-def _moved(seq: PoseSequence, scale: np.ndarray, shift_y: np.ndarray, pivot: tuple[float, float]) -> PoseSequence:
-    """Frame t scaled by scale[t] about `pivot`, then moved down by shift_y[t] px."""
-    centre = np.asarray(pivot, np.float32)
-    keypoints = (seq.keypoints - centre) * scale[:, None, None].astype(np.float32) + centre
-    keypoints[..., 1] += shift_y[:, None].astype(np.float32)
-    return seq.replace(keypoints=keypoints)
 
 
 def _normalizer(target: NormalizationStats, window: float, quantile: float, easing: float) -> AdaptiveNormalizer:
@@ -50,14 +42,11 @@ def _normalizer(target: NormalizationStats, window: float, quantile: float, easi
 def jump_floor_move(target: NormalizationStats, setting: tuple[float, float, float], air_seconds: float) -> float:
     """The most the floor estimate moves during and after a 40 px jump (% of the target's height)."""
     frames = 60
-    lift = np.zeros(frames)
-    air = np.arange(30, 30 + int(round(air_seconds * FPS)))
-    lift[air] = -40.0 * np.sin(np.pi * (air - 29) / (len(air) + 1))
-    jumping = _moved(dance_poses(SOURCE_BODY, frames, SIZE, FPS), np.ones(frames), lift, (128.0, 40.0))
+    in_the_air = jumping(dance_poses(SOURCE_BODY, frames, SIZE, FPS), 30, int(round(air_seconds * FPS)))
     normalizer = _normalizer(target, *setting)
     floors = []
     for t in range(frames):
-        normalizer(jumping[t], t / FPS)
+        normalizer(in_the_air[t], t / FPS)
         floors.append(normalizer.floor)
     return 100 * max(abs(f - floors[29]) for f in floors[30:]) / target.height_far
 
@@ -66,8 +55,7 @@ def step_back(target: NormalizationStats, setting: tuple[float, float, float]) -
     """The drawn feet's mean distance (px) from the target's floor from the step on, and the seconds
     after the step until they stay within 3 px of it."""
     frames = 90
-    done = np.clip((np.arange(frames) - STEP_START) / STEP_FRAMES, 0, 1)
-    stepping = _moved(dance_poses(SOURCE_BODY, frames, SIZE, FPS), 1 - 0.15 * done, -25 * done, (128.0, 200.0))
+    stepping = stepping_back(dance_poses(SOURCE_BODY, frames, SIZE, FPS), STEP_START, STEP_FRAMES)
     normalizer = _normalizer(target, *setting)
     drawn = [normalizer(stepping[t], t / FPS) for t in range(frames)]
     off = np.array([abs(float(lower_ankle_y(pose.keypoints, pose.valid)) - normalizer.target_floor) for pose in drawn])

@@ -1,5 +1,6 @@
 """Normalization from the first frame (shared/normalize/adaptive.py), on the synthetic dancer's exact
-poses, scaled and shifted in code to walk towards the camera or jump."""
+poses, scaled and shifted in code (shared/synthetic/moves.py) to walk towards the camera, jump or
+step back."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import pytest
 
 from shared.normalize.calibrator import Calibrator, LiveNormalizer
 from shared.normalize.stats import NormalizationStats, PoseNormalizer, compute_stats
-from shared.pose.keypoints import PoseSequence
 from shared.pose.schema import ANKLES, Joint
 from shared.synthetic.body import SOURCE_BODY, TARGET_BODY
 from shared.synthetic.dancer import dance_poses
+from shared.synthetic.moves import jumping, moved, stepping_back
 
 SIZE = (256, 256)
 FPS = 30.0
@@ -30,14 +31,6 @@ def target() -> NormalizationStats:
 
 def normalizer(target: NormalizationStats) -> LiveNormalizer:
     return LiveNormalizer(target, target_pose=target.standing_pose(dance_poses(TARGET_BODY, 1, SIZE, FPS).schema))
-
-
-def moved(seq: PoseSequence, scale: np.ndarray, shift_y: np.ndarray, pivot: tuple[float, float] = (128.0, 40.0)) -> PoseSequence:
-    """Each frame t scaled by scale[t] about `pivot`, then shifted down by shift_y[t] pixels."""
-    pivot_arr = np.asarray(pivot, np.float32)
-    keypoints = (seq.keypoints - pivot_arr) * scale[:, None, None].astype(np.float32) + pivot_arr
-    keypoints[..., 1] += shift_y[:, None].astype(np.float32)
-    return seq.replace(keypoints=keypoints)
 
 
 def test_a_half_second_clip_is_normalized_from_its_first_frame(target: NormalizationStats) -> None:
@@ -78,15 +71,12 @@ def test_a_dancer_walking_towards_the_camera_stays_at_the_targets_height(target:
 def test_a_jump_does_not_change_the_scale_or_the_floor(target: NormalizationStats, air_frames: int) -> None:
     frames = 60
     source = dance_poses(SOURCE_BODY, frames, SIZE, FPS)
-    lift = np.zeros(frames)
-    air = np.arange(30, 30 + air_frames)  # 40 px up at the top
-    lift[air] = -40.0 * np.sin(np.pi * (air - 29) / (air_frames + 1))
-    jumping = moved(source, np.ones(frames), lift)
+    in_the_air = jumping(source, 30, air_frames)  # 40 px up at the top
     live = normalizer(target)
     adaptive = live._adaptive  # noqa: SLF001 - the estimates under test
     outs, scales, floors = [], [], []
     for t in range(frames):
-        outs.append(live(jumping[t], t / FPS))
+        outs.append(live(in_the_air[t], t / FPS))
         scales.append(adaptive.scale)
         floors.append(adaptive.floor)
     before = scales[29]
@@ -99,8 +89,7 @@ def test_a_jump_does_not_change_the_scale_or_the_floor(target: NormalizationStat
 def test_a_dancer_stepping_back_is_put_back_on_the_floor_within_a_second(target: NormalizationStats) -> None:
     frames = 90
     source = dance_poses(SOURCE_BODY, frames, SIZE, FPS)
-    done = np.clip((np.arange(frames) - 30) / 6, 0, 1)  # from 1.0 s to 1.2 s: feet 25 px up, body x0.85
-    stepping = moved(source, 1 - 0.15 * done, -25 * done, pivot=(128.0, 200.0))
+    stepping = stepping_back(source, 30, 6)  # from 1.0 s to 1.2 s: feet 25 px up, body x0.85
     live = normalizer(target)
     feet = [np.nanmax(live(stepping[t], t / FPS).keypoints[list(ANKLES), 1]) for t in range(frames)]
     floor = live._adaptive.target_floor  # noqa: SLF001 - where the feet are put
