@@ -4,7 +4,7 @@ A dataset is a folder:
   dataset.json       this manifest (written last: a folder without it is not a dataset)
   frames.npy         (T, H, W, 3) uint8 RGB target frames, cropped and resized
   labels.npy         (T, H, W, 3) uint8 RGB stick-figure labels rendered from the smoothed poses
-  masks.npy          (T, H, W) uint8 person masks (MediaPipe Pose segmentation, 0-255)
+  masks.npy          (T, H, W) uint8 person masks (MediaPipe Pose segmentation, 0-255, less what matches the plate)
   plate.png          the background plate: per-pixel median of the frames with the person left out
   poses.npz          smoothed poses in dataset pixels (PoseSequence); poses_raw.npz: as detected
   face_boxes.npy     (T, 3) int x0, y0, size per frame; -1 where there is no face

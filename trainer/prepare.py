@@ -3,7 +3,7 @@
 video -> MediaPipe poses of one locked person (a bystander is never taken for the target) ->
 7-frame median smoothing -> one crop window around the person's whole-video extent ->
 cropped frames + person masks + rendered labels + face boxes + normalization stats + the
-background plate + a contact sheet.
+background plate (which then clears the background the masks took in) + a contact sheet.
 
 The dataset is built in a hidden sibling folder and renamed into place at the end, so an interrupted
 run never leaves a folder that looks complete, and a failed one leaves nothing.
@@ -32,7 +32,7 @@ from shared.pose.smoothing import median_smooth
 from shared.io.video import probe_video, read_frames
 from shared.runtime.run_folder import PLATE_FILE
 from trainer.dataset import DATASET_FORMAT_VERSION, MANIFEST_NAME, DatasetManifest
-from trainer.plate import STATIC_RESIDUAL_LIMIT, estimate_plate
+from trainer.plate import STATIC_RESIDUAL_LIMIT, clear_background, estimate_plate
 
 MASK_WORK_SIDE = 512  # person masks are kept at most this large until the crop is known
 MIN_HEIGHT_SHARE = 0.5  # a person shorter than this share of the frame height is too small to learn
@@ -152,7 +152,10 @@ def _build(
             f"background plate: {100 * plate.filled:.1f}% of pixels had no clean view of the background "
             "and were filled from their surroundings"
         )
-    if not plate.static:
+    if plate.static:  # a moving camera's plate matches no frame: nothing to clear by it
+        clear_background(frames, masks, plate)
+        masks.flush()
+    else:
         tqdm.write(
             f"the background changes between frames (plate residual {plate.residual:.3f} > {STATIC_RESIDUAL_LIMIT}): "
             "the camera seems to move, so compositing over a background plate will be off for this target"

@@ -3,7 +3,7 @@ import numpy as np
 from shared.synthetic.body import TARGET_BODY
 from shared.synthetic.background import render_background
 from shared.synthetic.dancer import render_dance
-from trainer.plate import STATIC_RESIDUAL_LIMIT, estimate_plate, person_masks
+from trainer.plate import STATIC_RESIDUAL_LIMIT, clear_background, estimate_plate, person_masks
 
 
 def test_plate_of_the_synthetic_dancer_is_its_background() -> None:
@@ -90,3 +90,21 @@ def test_a_pixel_covered_in_most_but_not_nearly_all_frames_keeps_its_median() ->
     estimate = estimate_plate(frames, masks)
     assert estimate.filled == 0.0
     assert np.array_equal(estimate.plate[standing], np.median(floor, axis=0).round().astype(np.uint8))
+
+
+def test_background_the_mask_took_in_is_cleared_and_the_person_kept() -> None:
+    frames, masks, background, standing = _standing_square_sequence()
+    lamp = (slice(20, 36), slice(90, 110))  # background the segmentation took in every 4th frame
+    taken = np.arange(len(frames)) % 4 == 0
+    masks[taken, lamp[0], lamp[1]] = 255
+    estimate = estimate_plate(frames, masks)
+    frames[:, 76:80, 42:46] = estimate.plate[76:80, 42:46]  # where the plate is a guess: kept
+    frames[10, 108, 40] = estimate.plate[108, 40]  # one pixel of the walker that matches the wall: kept
+    before = masks.copy()
+    cleared = clear_background(frames, masks, estimate)
+    assert (masks[:, lamp[0], lamp[1]] == 0).all()
+    assert (masks[:, standing[0], standing[1]] == 255).all() and masks[10, 108, 40] == 255
+    person = before >= 128
+    assert np.array_equal(masks[~person], before[~person])  # nothing outside the person changes
+    lamp_share = 16 * 20 * taken.sum() / person.sum()
+    assert abs(cleared - lamp_share) < 0.01
