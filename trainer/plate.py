@@ -9,8 +9,9 @@ How well the plate explains the frames outside the person tells whether the came
 a moving camera gives a plate that fits no frame, and compositing is then turned off.
 
 The plate then cleans the person masks (`clear_background`): MediaPipe's segmentation takes in
-background that touches the person (on the Pose2Sim target, a white lampshade behind a raised hand),
-and that background would travel with the person wherever a mask cuts them out.
+background that touches the person (on the Pose2Sim target, a rim of wall and floor along the
+silhouette, and a white lampshade behind a raised hand), and that background would travel with the
+person wherever a mask cuts them out.
 """
 
 from __future__ import annotations
@@ -88,19 +89,14 @@ def estimate_plate(frames: np.ndarray, masks: np.ndarray | None) -> PlateEstimat
     return PlateEstimate(plate, float(np.median(per_frame)), fill)
 
 
-def clear_background(frames: np.ndarray, masks: np.ndarray, plate: PlateEstimate, level: int = BACKGROUND_LEVEL) -> float:
+def clear_background(frames: np.ndarray, masks: np.ndarray, plate: PlateEstimate, level: int = BACKGROUND_LEVEL) -> None:
     """Zeroes, in place, the (T, H, W) uint8 `masks` where (T, H, W, 3) `frames` match the plate within
     `level` in every channel: background the segmentation took for the person. A 3x3 opening first
     drops lone matching pixels, so skin that happens to match a wall behind it stays the person, and
     the plate's guessed pixels (where the person nearly always stands) are never cleared: there the
-    plate is no view of the background. Returns the share of person pixels (mask >= 128) cleared."""
+    plate is no view of the background."""
     kernel = np.ones((3, 3), np.uint8)
-    before = cleared = 0
     for t in range(len(frames)):
-        person = masks[t] >= 128
         matches = (np.abs(frames[t].astype(np.int16) - plate.plate).max(axis=-1) < level).astype(np.uint8)
         background = (cv2.morphologyEx(matches, cv2.MORPH_OPEN, kernel) > 0) & ~plate.guessed
-        before += int(person.sum())
-        cleared += int((person & background).sum())
         masks[t][background] = 0
-    return cleared / before if before else 0.0
