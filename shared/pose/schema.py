@@ -130,6 +130,7 @@ HIPS = (Joint.LEFT_HIP, Joint.RIGHT_HIP)
 ANKLES = (Joint.LEFT_ANKLE, Joint.RIGHT_ANKLE)
 EARS = (Joint.LEFT_EAR, Joint.RIGHT_EAR)
 TORSO = (Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER, Joint.RIGHT_HIP, Joint.LEFT_HIP)  # in order round the polygon
+NECK = (Joint.NOSE, Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER)  # the nose and the shoulders it hangs from
 # The paper draws 8 sparse face points from OpenPose; MediaPipe Pose gives 7 of the same kind
 # (it has no chin point).
 FACE_POINTS = (

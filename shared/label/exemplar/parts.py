@@ -10,7 +10,7 @@ import numpy as np
 
 from shared.label.geometry import bone_affine, bone_affines, least_squares_affine, umeyama
 from shared.pose.keypoints import torso_size
-from shared.pose.schema import EARS, FACE_POINTS, SHOULDERS, TORSO, Joint
+from shared.pose.schema import EARS, FACE_POINTS, NECK, SHOULDERS, TORSO, Joint
 
 NO_PART = 255
 MASK_THRESHOLD = 128  # mask value (0-255) from which a pixel is the person
@@ -20,11 +20,16 @@ PART_REACH = 0.6  # torso heights: farther from every bone, a masked pixel is no
 HEAD_SCALE_RANGE = (0.75, 1.33)
 
 
+# Not a joint: the point between the shoulders, where the neck meets the torso (a segment end only).
+NECK_BASE = -1
+
+
 @dataclass(frozen=True)
 class Part:
     """A body part: warped by the affine map of its bone (`bone`), or (`part_transform`) the torso
-    by an affine fit to its corners and the head by a similarity fit to the face (its scale kept
-    within HEAD_SCALE_RANGE of the body's); its pixels are those nearest to its `segments`."""
+    by an affine fit to its corners, the head by a similarity fit to the face (its scale kept
+    within HEAD_SCALE_RANGE of the body's) and the neck by the affine map of its bone, shoulders'
+    middle to nose; its pixels are those nearest to its `segments`."""
 
     name: str
     segments: tuple[tuple[int, int], ...]
@@ -36,25 +41,34 @@ def _limb(name: str, upper: Joint, lower: Joint, *extra: Joint) -> Part:
     return Part(name, ((upper, lower),) + tuple((lower, e) for e in extra), bone=(upper, lower))
 
 
-# Painter's order without depth: what is usually in front is drawn last (arms over the torso,
-# forearms over upper arms). With depth, `painting_order` draws the farthest first.
+# A part's index is its value in a bank's part maps: a new part goes at the end, so that banks
+# written before it keep their meaning (their head holds their neck).
 PARTS: tuple[Part, ...] = (
     Part("torso", tuple(zip(TORSO, TORSO[1:] + TORSO[:1]))),  # its outline
     _limb("left_hip_knee", Joint.LEFT_HIP, Joint.LEFT_KNEE),
     _limb("right_hip_knee", Joint.RIGHT_HIP, Joint.RIGHT_KNEE),
     _limb("left_knee_ankle", Joint.LEFT_KNEE, Joint.LEFT_ANKLE, Joint.LEFT_HEEL, Joint.LEFT_FOOT_INDEX),
     _limb("right_knee_ankle", Joint.RIGHT_KNEE, Joint.RIGHT_ANKLE, Joint.RIGHT_HEEL, Joint.RIGHT_FOOT_INDEX),
-    Part("head", (EARS, (Joint.NOSE, Joint.LEFT_SHOULDER), (Joint.NOSE, Joint.RIGHT_SHOULDER))),
+    Part("head", (EARS, (Joint.NOSE, Joint.NOSE))),  # the face: nearest the ears' line or the nose
     _limb("left_shoulder_elbow", Joint.LEFT_SHOULDER, Joint.LEFT_ELBOW),
     _limb("right_shoulder_elbow", Joint.RIGHT_SHOULDER, Joint.RIGHT_ELBOW),
     _limb("left_elbow_wrist", Joint.LEFT_ELBOW, Joint.LEFT_WRIST, Joint.LEFT_INDEX, Joint.LEFT_PINKY),
     _limb("right_elbow_wrist", Joint.RIGHT_ELBOW, Joint.RIGHT_WRIST, Joint.RIGHT_INDEX, Joint.RIGHT_PINKY),
+    # The neck, from the shoulders' middle to the nose, moved like a limb so that it always joins the
+    # head to the body. (The head used to own the pixels nearest the nose-to-shoulder lines, a
+    # wedge of shoulder skin that, turned with the face, stood beside the shoulders and covered the
+    # shoulder behind a turned head; moved with the face, a neck does not reach a leaning body.)
+    Part("neck", ((NECK_BASE, Joint.NOSE),)),
 )
-TORSO_PART, HEAD_PART = 0, 5
+TORSO_PART, HEAD_PART, NECK_PART = 0, 5, 10
+# Painter's order without depth: what is usually in front is drawn last (the neck over the torso,
+# the head over the neck, arms over the torso, forearms over upper arms). With depth,
+# `painting_order` draws the farthest first.
+DRAWING_ORDER = np.array([0, 1, 2, 3, 4, NECK_PART, HEAD_PART, 6, 7, 8, 9])
 # The joints whose mean depth places each part nearer or farther: a limb's bone, the torso's
-# corners, the head's nose and ears.
-DEPTH_JOINTS = tuple(np.array(part.bone if part.bone else TORSO if p == TORSO_PART else (Joint.NOSE, *EARS))
-                     for p, part in enumerate(PARTS))  # fmt: skip
+# corners, the head's nose and ears, the neck's nose and shoulders.
+_OWN_DEPTH_JOINTS = {TORSO_PART: TORSO, HEAD_PART: (Joint.NOSE, *EARS), NECK_PART: NECK}
+DEPTH_JOINTS = tuple(np.array(part.bone or _OWN_DEPTH_JOINTS[p]) for p, part in enumerate(PARTS))
 
 
 def _depth_weights() -> np.ndarray:
@@ -73,18 +87,17 @@ LIMB_BONES = np.array([PARTS[p].bone for p in LIMB_PARTS]).T  # (2, limbs): each
 def painting_order(depth: np.ndarray | None) -> np.ndarray:
     """Part indices in drawing order: farthest from the camera first (each part at the mean depth of
     its DEPTH_JOINTS), so that an arm behind the body is covered by it and one reaching towards the
-    camera covers the face. A part whose depth is unknown is level with the torso (ties keep PARTS'
-    order); without the torso's depth (or any), PARTS' own order."""
-    parts = np.arange(len(PARTS))
+    camera covers the face. A part whose depth is unknown is level with the torso (ties keep
+    DRAWING_ORDER); without the torso's depth (or any), DRAWING_ORDER."""
     if depth is None:
-        return parts
+        return DRAWING_ORDER
     known = np.isfinite(depth[: DEPTH_WEIGHTS.shape[1]])
     counts = DEPTH_WEIGHTS @ known
     part_depth = (DEPTH_WEIGHTS @ np.where(known, depth[: DEPTH_WEIGHTS.shape[1]], 0.0)) / np.maximum(counts, 1)
     if counts[TORSO_PART] == 0:
-        return parts
+        return DRAWING_ORDER
     part_depth = np.where(counts > 0, part_depth, part_depth[TORSO_PART])
-    return np.argsort(-part_depth, kind="stable")
+    return DRAWING_ORDER[np.argsort(-part_depth[DRAWING_ORDER], kind="stable")]
 
 
 def _segment_distance(xs: np.ndarray, ys: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -107,10 +120,11 @@ def part_map(mask: np.ndarray, keypoints: np.ndarray, valid: np.ndarray) -> np.n
     best = np.full(len(xs), PART_REACH * torso, np.float32)
     label = np.full(len(xs), NO_PART, np.uint8)
     for index, part in enumerate(PARTS):
-        seen = [(a, b) for a, b in part.segments if valid[a] and valid[b]]
+        ends = [(_end(keypoints, valid, a), _end(keypoints, valid, b)) for a, b in part.segments]
+        seen = [(a, b) for a, b in ends if a is not None and b is not None]
         if not seen:
             continue
-        distance = np.min([_segment_distance(xs_f, ys_f, keypoints[a], keypoints[b]) for a, b in seen], axis=0)
+        distance = np.min([_segment_distance(xs_f, ys_f, a, b) for a, b in seen], axis=0)
         if index == TORSO_PART:
             polygon = keypoints[list(TORSO)].astype(np.float32).reshape(-1, 1, 2)
             inside = _inside_polygon(polygon, (width, height))[ys, xs]
@@ -119,6 +133,14 @@ def part_map(mask: np.ndarray, keypoints: np.ndarray, valid: np.ndarray) -> np.n
         best[closer], label[closer] = distance[closer], index
     result[ys, xs] = label
     return result
+
+
+def _end(keypoints: np.ndarray, valid: np.ndarray, joint: int) -> np.ndarray | None:
+    """A segment's end: the joint's point, or for NECK_BASE the shoulders' middle; None when not seen."""
+    if joint == NECK_BASE:
+        shoulders = list(SHOULDERS)
+        return keypoints[shoulders].mean(axis=0) if valid[shoulders].all() else None
+    return keypoints[joint] if valid[joint] else None
 
 
 def _inside_polygon(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -139,6 +161,10 @@ def part_transform(index: int, src: np.ndarray, src_valid: np.ndarray, dst: np.n
             if affine is not None:
                 return affine
         joints = [j for j in TORSO if both[j]]
+    elif index == NECK_PART:
+        if not both[list(NECK)].all():
+            return None
+        return bone_affine(_end(src, both, NECK_BASE), src[Joint.NOSE], _end(dst, both, NECK_BASE), dst[Joint.NOSE], body_scale)
     elif index == HEAD_PART:
         joints = [j for j in FACE_POINTS if both[j]]
         if len(joints) < 2:
@@ -172,7 +198,7 @@ def part_transforms(src: np.ndarray, src_valid: np.ndarray, dst: np.ndarray, dst
     scales = np.broadcast_to(np.asarray(body_scale, np.float64), (count,))
     matrices = np.zeros((count, 2, 3))
     mapped = np.zeros(count, bool)
-    for p in (TORSO_PART, HEAD_PART):
+    for p in (TORSO_PART, HEAD_PART, NECK_PART):
         matrix = part_transform(p, sources[p], valids[p], dst, dst_valid, float(scales[p]))
         if matrix is not None:
             matrices[p], mapped[p] = matrix, True

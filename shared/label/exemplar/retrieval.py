@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.label.exemplar.parts import HEAD_PART, LIMB_BONES, LIMB_PARTS, PARTS, TORSO_PART
+from shared.label.exemplar.parts import HEAD_PART, LIMB_BONES, LIMB_PARTS, NECK_PART, PARTS, TORSO_PART
 from shared.pose.keypoints import torso_size
-from shared.pose.schema import FACE_POINTS, MAIN_JOINTS, SHOULDERS, TORSO
+from shared.pose.schema import FACE_POINTS, MAIN_JOINTS, SHOULDERS, TORSO, Joint
 
 MIN_COMMON_JOINTS = 4
 DESCRIPTOR_JOINTS = np.array(MAIN_JOINTS)
@@ -68,8 +68,9 @@ def part_descriptors(keypoints: np.ndarray, valid: np.ndarray, scale: float) -> 
     """(P, PART_POINTS, 2) float32 and (P, PART_POINTS) bool: each part of PARTS described by its own
     joints, in torso heights (`scale` pixels): a limb by its bone (direction and foreshortening), the
     shoulder line (which way the body faces) and its length alone (LENGTH_WEIGHT); the torso by its
-    four corners and the head by its face points, both from the mid-shoulder. The limbs are described
-    all at once (live describes every camera frame)."""
+    four corners and the head by its face points, both from the mid-shoulder; the neck like a limb,
+    its bone from the mid-shoulder to the nose. The limbs are described all at once (live describes
+    every camera frame)."""
     points = np.zeros((len(PARTS), PART_POINTS, 2), np.float32)
     seen = np.zeros((len(PARTS), PART_POINTS), bool)
     shoulders = bool(valid[list(SHOULDERS)].all())
@@ -78,9 +79,14 @@ def part_descriptors(keypoints: np.ndarray, valid: np.ndarray, scale: float) -> 
     along = keypoints[ends] - keypoints[starts]
     bone = valid[starts] & valid[ends]
     points[LIMB_PARTS, 0] = along
-    points[LIMB_PARTS, 1] = (keypoints[SHOULDERS[1]] - keypoints[SHOULDERS[0]]) * FACING_WEIGHT
+    facing = (keypoints[SHOULDERS[1]] - keypoints[SHOULDERS[0]]) * FACING_WEIGHT
+    points[LIMB_PARTS, 1] = facing
     points[LIMB_PARTS, 2, 0] = np.hypot(along[:, 0], along[:, 1]) * LENGTH_WEIGHT
     seen[LIMB_PARTS, 0], seen[LIMB_PARTS, 1], seen[LIMB_PARTS, 2] = bone, bone & shoulders, bone
+    neck = keypoints[Joint.NOSE] - mid
+    points[NECK_PART, :2] = neck, facing
+    points[NECK_PART, 2, 0] = np.hypot(*neck) * LENGTH_WEIGHT
+    seen[NECK_PART, :3] = shoulders and bool(valid[Joint.NOSE])
     for p, joints in ((TORSO_PART, TORSO), (HEAD_PART, FACE_POINTS)):
         points[p, : len(joints)] = keypoints[list(joints)] - mid
         seen[p, : len(joints)] = shoulders & valid[list(joints)]

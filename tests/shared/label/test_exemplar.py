@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from shared.errors import DanceError
-from shared.label.exemplar.parts import NO_PART, PARTS, painting_order, part_map, part_transform, part_transforms
+from shared.label.exemplar.parts import DRAWING_ORDER, NO_PART, PARTS, painting_order, part_map, part_transform, part_transforms
 from shared.label.exemplar.bank import SEAM_PX, ExemplarBank, build_bank
 from shared.label.exemplar.retrieval import part_descriptors, part_distances
 from shared.label.exemplar.conditioner import (
@@ -58,6 +58,21 @@ def test_part_map_labels_torso_limbs_and_leaves_the_background_out(dance: tuple)
     assert parts[shin] == PART["left_knee_ankle"]
     seen = set(np.unique(parts)) - {NO_PART}
     assert len(seen) >= 8, f"most parts should own pixels, got {sorted(seen)}"
+
+
+def test_the_neck_is_its_own_part_and_the_tops_of_the_shoulders_the_torso_s(dance: tuple) -> None:
+    """The neck, between the shoulders' middle and the nose, is a part of its own, and the tops of
+    the shoulders stay with the torso, so a turned or leaning head carries no wedge of shoulder skin
+    beside the body (they were the head's before, and the neck the torso's)."""
+    frames, poses, masks = dance
+    for t in (0, 5, 11):
+        pose = poses[t]
+        parts = part_map(masks[t], pose.keypoints, pose.valid)
+        nose, left, right = (pose.keypoints[J[name]] for name in ("nose", "left_shoulder", "right_shoulder"))
+        at = lambda point: parts[int(round(point[1])), int(round(point[0]))]  # noqa: E731
+        assert at(nose + 0.6 * ((left + right) / 2 - nose)) == PART["neck"], "the neck"
+        assert at(left + 0.2 * (nose - left)) == PART["torso"], "the left shoulder's top"
+        assert at(right + 0.2 * (nose - right)) == PART["torso"], "the right shoulder's top"
 
 
 def test_warping_an_exemplar_onto_its_own_pose_gives_it_back(dance: tuple, bank: ExemplarBank) -> None:
@@ -171,7 +186,7 @@ def _plain_warp(bank: ExemplarBank, index: int, pose: PoseFrame) -> tuple[np.nda
     src, src_valid = bank.keypoints[index], bank.valid[index]
     dst, dst_valid = np.nan_to_num(pose.keypoints.astype(np.float32)), pose.valid
     scale = (torso_size(dst, dst_valid) or bank.median_torso) / (bank.torso_sizes[index] or bank.median_torso)
-    for p in range(len(PARTS)):
+    for p in painting_order(pose.depth):
         x0, y0, x1, y1 = bank.boxes[index, p]
         matrix = part_transform(p, src, src_valid, dst, dst_valid, scale)
         if x1 <= x0 or matrix is None:
@@ -326,9 +341,11 @@ def test_a_face_collapsed_to_a_point_keeps_the_heads_size(dance: tuple, bank: Ex
 
 
 def test_parts_are_drawn_farthest_first_by_depth_and_in_their_own_order_without() -> None:
-    assert list(painting_order(None)) == list(range(len(PARTS)))
+    assert sorted(DRAWING_ORDER) == list(range(len(PARTS)))
+    assert list(painting_order(None)) == list(DRAWING_ORDER)
+    assert list(DRAWING_ORDER).index(PART["neck"]) < list(DRAWING_ORDER).index(PART["head"])  # the head over its neck
     depth = np.zeros(len(POSE_LANDMARK_NAMES), np.float32)
-    assert list(painting_order(depth)) == list(range(len(PARTS)))  # all level: PARTS' order
+    assert list(painting_order(depth)) == list(DRAWING_ORDER)  # all level: the drawing order
     depth[[J["left_shoulder"], J["left_elbow"], J["left_wrist"]]] = 0.5  # the left arm behind the body
     depth[[J["right_elbow"], J["right_wrist"]]] = -0.5  # the right forearm reaching towards the camera
     order = list(painting_order(depth))
@@ -341,7 +358,7 @@ def test_parts_are_drawn_farthest_first_by_depth_and_in_their_own_order_without(
     depth[J["left_ear"]] = -0.3  # one of its joints known: that one places it
     assert list(painting_order(depth)).index(PART["head"]) > order.index(PART["right_hip_knee"])
     depth[list(map(J.get, ("left_shoulder", "right_shoulder", "left_hip", "right_hip")))] = np.nan
-    assert list(painting_order(depth)) == list(range(len(PARTS)))  # no torso depth: PARTS' order
+    assert list(painting_order(depth)) == list(DRAWING_ORDER)  # no torso depth: the drawing order
 
 
 def _forearm_across_the_chest(pose: PoseFrame) -> tuple[PoseFrame, tuple[int, int]]:
