@@ -87,6 +87,20 @@ def test_warping_an_exemplar_onto_its_own_pose_gives_it_back(dance: tuple, bank:
     assert (alpha[masks[t] == 0] < 128).mean() > 0.99, "nothing is drawn off the person"
 
 
+def test_a_bank_written_before_the_neck_was_a_part_still_draws_its_neck_with_the_head(dance: tuple, bank: ExemplarBank) -> None:
+    """Older banks have no neck pixels (their head owned the neck): they load and warp as before,
+    the neck drawn with the head, nothing left out."""
+    frames, poses, masks = dance
+    older_parts = np.where(bank.parts == PART["neck"], PART["head"], bank.parts)
+    older = ExemplarBank(bank.images, bank.alphas, older_parts, bank.keypoints, bank.valid, bank.frame_ids, bank.schema_tag)
+    assert (bank.parts == PART["neck"]).any() and not (older.parts == PART["neck"]).any()
+    k = 5
+    t = int(older.frame_ids[k])
+    _, alpha = older.warp(k, poses[t])
+    neck = bank.parts[k] == PART["neck"]
+    assert (alpha[neck] > 128).mean() > 0.95, "the neck, drawn with the head"
+
+
 def test_a_limb_is_moved_onto_the_new_pose(dance: tuple, bank: ExemplarBank) -> None:
     """Paint each part of exemplar 0 a flat colour, raise its left forearm to a new place: the
     forearm's colour lands on the new forearm, not where it was."""
