@@ -18,6 +18,7 @@ import numpy as np
 from shared.errors import DanceError
 from shared.normalize.adaptive import AdaptiveNormalizer
 from shared.normalize.facing import FacingMatcher
+from shared.normalize.limbs import complete_limbs
 from shared.normalize.stats import NormalizationStats, PoseNormalizer, compute_stats
 from shared.pose.keypoints import PoseFrame, PoseSequence
 
@@ -163,11 +164,11 @@ class LiveNormalizer:
         if self._fixed is None:
             out = self._adaptive(pose, media_time)
             self._unmeasured = pose.present and not self._adaptive.ready
-            return out
-        out = self._fixed(pose)
-        if self._floor_jumped(self._fixed.clamped, media_time):
-            self.recalibrate()
-        return out
+        else:
+            out = self._fixed(pose)
+            if self._floor_jumped(self._fixed.clamped, media_time):
+                self.recalibrate()
+        return complete_limbs(out, self.target.limbs)
 
     def _floor_jumped(self, clamped: bool, media_time: float) -> bool:
         """True once the feet were held in the floor band for FLOOR_JUMP_SECONDS on end."""

@@ -42,6 +42,7 @@ import numpy as np
 
 from shared.errors import DanceError
 from shared.normalize.facing import front_share
+from shared.normalize.limbs import limb_lengths
 from shared.pose.keypoints import PoseFrame, PoseSequence
 from shared.pose.schema import ANKLES, BODY_SCHEMA, Joint, SkeletonSchema
 
@@ -72,11 +73,14 @@ class NormalizationStats:
     # the share of the clearly facing frames that face the camera (shared/normalize/facing.py): a
     # target filmed only one way gets sources facing the other way turned round; None in older stats
     front_share: float | None = None
+    # the upper arm, forearm, thigh and shin in torso sizes (shared/normalize/limbs.py): where an
+    # elbow or knee is unseen, its limb's ends and these place it; None in older stats
+    limbs: list[float] | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["image_size"] = list(self.image_size)
-        for optional in ("standing", "front_share"):
+        for optional in ("standing", "front_share", "limbs"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -112,13 +116,15 @@ class NormalizationStats:
                 standing = [None if p is None else [float(p[0]), float(p[1])] for p in standing]
             front = data.get("front_share")
             front = None if front is None else float(front)
+            limbs = data.get("limbs")
+            limbs = None if limbs is None else [float(length) for length in limbs]
         except (KeyError, TypeError, ValueError) as err:
             raise DanceError(f"not valid normalization stats ({type(err).__name__}: {err}); recompute them from the video's poses") from None
         if not all(math.isfinite(v) for v in floats.values()) or floats["height_close"] <= 0 or floats["height_far"] <= 0:
             raise DanceError("normalization stats hold non-finite values or non-positive heights; recompute them from the video's poses")
         if width <= 0 or height <= 0:
             raise DanceError(f"normalization stats have a bad image size {width}x{height}; recompute them from the video's poses")
-        return cls(**floats, image_size=(width, height), num_frames=num_frames, standing=standing, front_share=front)
+        return cls(**floats, image_size=(width, height), num_frames=num_frames, standing=standing, front_share=front, limbs=limbs)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
@@ -197,6 +203,7 @@ def compute_stats(seq: PoseSequence) -> NormalizationStats:
         num_frames=int(usable.sum()),
         standing=_standing(seq),
         front_share=front_share(seq),
+        limbs=limb_lengths(seq),
     )
 
 
