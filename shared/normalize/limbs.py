@@ -13,16 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from shared.pose.keypoints import PoseFrame, PoseSequence, torso_size
-from shared.pose.schema import TORSO, Joint
+from shared.pose.schema import ARMS, LEGS, TORSO
 
-# (root, middle, end) of each limb; the lengths are shared by both sides: upper arm, forearm, thigh, shin
-LIMB_CHAINS: tuple[tuple[Joint, Joint, Joint], ...] = (
-    (Joint.LEFT_SHOULDER, Joint.LEFT_ELBOW, Joint.LEFT_WRIST),
-    (Joint.RIGHT_SHOULDER, Joint.RIGHT_ELBOW, Joint.RIGHT_WRIST),
-    (Joint.LEFT_HIP, Joint.LEFT_KNEE, Joint.LEFT_ANKLE),
-    (Joint.RIGHT_HIP, Joint.RIGHT_KNEE, Joint.RIGHT_ANKLE),
-)
-_LENGTHS_OF_CHAIN = (0, 0, 1, 1)  # chain -> its pair of lengths (arms, legs)
 MIN_FRAMES = 2  # frames that see a bone and the torso needed to measure it
 
 
@@ -31,11 +23,11 @@ def limb_lengths(seq: PoseSequence) -> list[float] | None:
     pooled) of its 2D length over that frame's torso size; None when a bone is seen too rarely."""
     torsos = np.array([torso_size(k, v) or np.nan for k, v in zip(seq.keypoints, seq.valid)])
     lengths = []
-    for first in (0, 2):  # the arms' chains, then the legs'
-        for start, stop in ((0, 1), (1, 2)):  # upper bone, lower bone
+    for limbs in (ARMS, LEGS):
+        for start, stop in ((0, 1), (1, 2)):  # the upper bone, then the lower
             ratios = []
-            for chain in LIMB_CHAINS[first : first + 2]:
-                a, b = chain[start], chain[stop]
+            for limb in limbs:
+                a, b = limb[start], limb[stop]
                 seen = seq.valid[:, a] & seq.valid[:, b] & np.isfinite(torsos)
                 ratios.append(np.linalg.norm(seq.keypoints[seen, a] - seq.keypoints[seen, b], axis=-1) / torsos[seen])
             pooled = np.concatenate(ratios)
@@ -67,17 +59,16 @@ def complete_limbs(pose: PoseFrame, lengths: list[float] | None) -> PoseFrame:
     `lengths` (`limb_lengths`); the pose itself when there is nothing to place."""
     if lengths is None or not pose.present:
         return pose
-    missing = [chain for chain in LIMB_CHAINS if pose.valid[chain[0]] and pose.valid[chain[2]] and not pose.valid[chain[1]]]
+    limbs = [(limb, 0) for limb in ARMS] + [(limb, 2) for limb in LEGS]  # each limb, where its lengths start
+    missing = [(limb, first) for limb, first in limbs if pose.valid[limb[0]] and pose.valid[limb[2]] and not pose.valid[limb[1]]]
     scale = torso_size(pose.keypoints, pose.valid) if missing else None
     if scale is None:
         return pose
     keypoints = pose.keypoints.astype(np.float64)
     centre = keypoints[list(TORSO)].mean(axis=0)
     completed = pose.moved_to(pose.keypoints)
-    for chain in missing:
-        root, middle, end = chain
-        pair = 2 * _LENGTHS_OF_CHAIN[LIMB_CHAINS.index(chain)]
-        point = _middle(keypoints[root], keypoints[end], lengths[pair] * scale, lengths[pair + 1] * scale, centre)
+    for (root, middle, end), first in missing:
+        point = _middle(keypoints[root], keypoints[end], lengths[first] * scale, lengths[first + 1] * scale, centre)
         if point is None:
             continue
         completed.keypoints[middle] = point

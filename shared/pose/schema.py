@@ -131,6 +131,10 @@ ANKLES = (Joint.LEFT_ANKLE, Joint.RIGHT_ANKLE)
 EARS = (Joint.LEFT_EAR, Joint.RIGHT_EAR)
 TORSO = (Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER, Joint.RIGHT_HIP, Joint.LEFT_HIP)  # in order round the polygon
 NECK = (Joint.NOSE, Joint.LEFT_SHOULDER, Joint.RIGHT_SHOULDER)  # the nose and the shoulders it hangs from
+ARMS = (  # each arm from its root to its end: shoulder, elbow, wrist
+    (Joint.LEFT_SHOULDER, Joint.LEFT_ELBOW, Joint.LEFT_WRIST), (Joint.RIGHT_SHOULDER, Joint.RIGHT_ELBOW, Joint.RIGHT_WRIST),
+)
+LEGS = ((Joint.LEFT_HIP, Joint.LEFT_KNEE, Joint.LEFT_ANKLE), (Joint.RIGHT_HIP, Joint.RIGHT_KNEE, Joint.RIGHT_ANKLE))  # hip, knee, ankle
 # The paper draws 8 sparse face points from OpenPose; MediaPipe Pose gives 7 of the same kind
 # (it has no chin point).
 FACE_POINTS = (
