@@ -24,6 +24,7 @@ import numpy as np
 
 from shared.errors import DanceError
 from shared.normalize.facing import front_share
+from shared.normalize.limbs import limb_lengths
 from shared.normalize.stats import NormalizationStats
 from shared.pose.keypoints import PoseSequence
 from shared.runtime.run_folder import PLATE_FILE
@@ -127,6 +128,8 @@ class Dataset:
         stats = NormalizationStats.load(folder / "norm_stats.json")
         if stats.front_share is None:  # prepared before the target's facing was kept
             stats = replace(stats, front_share=front_share(poses))
+        if stats.limbs is None:  # prepared before the target's limb lengths were kept
+            stats = replace(stats, limbs=limb_lengths(poses))
         return cls(folder, manifest, frames, labels, poses, face_boxes, stats, masks, cv2.cvtColor(plate, cv2.COLOR_BGR2RGB))
 
     def __len__(self) -> int:

@@ -50,15 +50,19 @@ def test_real_video_gives_a_complete_dataset(real_dataset: Path) -> None:
     stats = json.loads((real_dataset / "norm_stats.json").read_text())
     assert stats["ankle_max"] > stats["height_close"] * 0.5
     assert stats["front_share"] == 1.0, "the Pose2Sim target faces the camera throughout"
+    upper_arm, forearm, thigh, shin = stats["limbs"]  # in torso sizes, as an adult's
+    assert 0.3 < forearm < upper_arm < 0.8 and 0.4 < shin < thigh < 1.0
 
 
-def test_a_dataset_prepared_before_the_facing_was_kept_gets_it_from_its_poses(real_dataset: Path, tmp_path: Path) -> None:
+def test_a_dataset_prepared_before_the_facing_and_limbs_were_kept_gets_them_from_its_poses(real_dataset: Path, tmp_path: Path) -> None:
     old = tmp_path / "old"
     shutil.copytree(real_dataset, old)
     stats = json.loads((old / "norm_stats.json").read_text())
+    limbs = stats.pop("limbs")
     del stats["front_share"]
     (old / "norm_stats.json").write_text(json.dumps(stats))
     assert Dataset.open(old).norm_stats.front_share == 1.0
+    assert Dataset.open(old).norm_stats.limbs == pytest.approx(limbs)
 
 
 def test_rerun_does_nothing_and_other_settings_are_refused(real_clip: Path, real_dataset: Path) -> None:
