@@ -16,6 +16,8 @@ from shared.pose.keypoints import PoseFrame, PoseSequence, torso_size
 from shared.pose.schema import ARMS, LEGS, TORSO
 
 MIN_FRAMES = 2  # frames that see a bone and the torso needed to measure it
+# each limb with the index in `limb_lengths` where its two lengths start (the arms', then the legs')
+LIMB_LENGTHS_AT = tuple((limb, 0) for limb in ARMS) + tuple((limb, 2) for limb in LEGS)
 
 
 def limb_lengths(seq: PoseSequence) -> list[float] | None:
@@ -59,8 +61,7 @@ def complete_limbs(pose: PoseFrame, lengths: list[float] | None) -> PoseFrame:
     `lengths` (`limb_lengths`); the pose itself when there is nothing to place."""
     if lengths is None or not pose.present:
         return pose
-    limbs = [(limb, 0) for limb in ARMS] + [(limb, 2) for limb in LEGS]  # each limb, where its lengths start
-    missing = [(limb, first) for limb, first in limbs if pose.valid[limb[0]] and pose.valid[limb[2]] and not pose.valid[limb[1]]]
+    missing = [(limb, first) for limb, first in LIMB_LENGTHS_AT if pose.valid[limb[0]] and pose.valid[limb[2]] and not pose.valid[limb[1]]]
     scale = torso_size(pose.keypoints, pose.valid) if missing else None
     if scale is None:
         return pose
