@@ -38,8 +38,9 @@ def measure(preset: str, steps: int, batch_size: int) -> dict[str, float | str]:
 
     def random_batch() -> PairBatch:
         shape = (batch_size, 3, height, width)
+        mask_shape = (batch_size, 1, height, width)
         return PairBatch(torch.rand(shape), torch.rand(shape), torch.rand(shape) * 2 - 1, torch.rand(shape) * 2 - 1,
-                         torch.full((batch_size, 3), -1)).to(device)
+                         torch.full((batch_size, 3), -1), torch.rand(mask_shape), torch.rand(mask_shape)).to(device)
 
     stage.step(random_batch(), 2e-4)  # warm-up
     if device.type == "cuda":

@@ -8,7 +8,8 @@ person's centre in frame t, then a shift) applied alike to both frames of the pa
 warped with it (nearest neighbour, so label colours stay exact) and the person is cut out of each
 frame by its mask, warped, and pasted over the background plate. The plate is the one the
 compositing generator draws over, so the background of an augmented frame is exactly what the
-model must leave alone, and only the person moves.
+model must leave alone, and only the person moves. The masks move with it (as pasted, soft edge
+included), so alpha's supervision (trainer/stages.py) says where the moved person is.
 """
 
 from __future__ import annotations
@@ -54,25 +55,26 @@ def move_face_box(box: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) ->
     return np.array([nx, ny, side], dtype=np.asarray(box).dtype)
 
 
-def warp_person(frame: np.ndarray, mask: np.ndarray, plate: np.ndarray, matrix: np.ndarray, blur: int) -> np.ndarray:
-    """The frame's person (mask 0-255) moved by `matrix` and pasted over the plate (all HxW uint8)."""
+def warp_person(frame: np.ndarray, mask: np.ndarray, plate: np.ndarray, matrix: np.ndarray, blur: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frame's person (mask 0-255) moved by `matrix` and pasted over the plate (all HxW uint8),
+    and the mask it was pasted with (moved, its edge softened by `blur`)."""
     height, width = frame.shape[:2]
     moved = cv2.warpAffine(frame, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     alpha = cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     if blur > 1:
         alpha = cv2.GaussianBlur(alpha, (blur, blur), 0)
     weight = alpha[..., None].astype(np.float32) / 255.0
-    return (weight * moved + (1 - weight) * plate).round().astype(np.uint8)
+    return (weight * moved + (1 - weight) * plate).round().astype(np.uint8), alpha
 
 
 def augment_pair(
     labels: np.ndarray, frames: np.ndarray, masks: np.ndarray, boxes: np.ndarray, plate: np.ndarray,
     rng: np.random.Generator, config: AugmentConfig,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(2, H, W, 3) labels and frames, (2, H, W) masks, (2, 3) face boxes of frames t-1, t -> the
     same, moved by one random similarity, or unchanged with probability 1 - config.probability."""
     if rng.uniform() >= config.probability:
-        return labels, frames, boxes
+        return labels, frames, masks, boxes
     height, width = frames.shape[1:3]
     ys, xs = np.nonzero(masks[1] >= MASK_THRESHOLD)  # the person's centre in frame t: a turn leans it in place
     pivot = (float(xs.mean()), float(ys.mean())) if xs.size else None
@@ -80,6 +82,7 @@ def augment_pair(
     new_labels = np.stack(
         [cv2.warpAffine(label, matrix, (width, height), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT) for label in labels]
     )
-    new_frames = np.stack([warp_person(f, m, plate, matrix, config.mask_blur) for f, m in zip(frames, masks)])
+    pasted = [warp_person(f, m, plate, matrix, config.mask_blur) for f, m in zip(frames, masks)]
+    new_frames, new_masks = np.stack([p[0] for p in pasted]), np.stack([p[1] for p in pasted])
     new_boxes = np.stack([move_face_box(b, matrix, (width, height)) for b in boxes])
-    return new_labels, new_frames, new_boxes
+    return new_labels, new_frames, new_masks, new_boxes

@@ -62,6 +62,8 @@ def _latest_run_name(source: Path) -> str:
 @click.option("--l1", "lambda_l1", default=10.0, show_default=True, type=click.FloatRange(0), help="Pixel L1 weight (0 = the paper's losses).")
 @click.option("--edge", "lambda_edge", default=FitConfig.lambda_edge, show_default=True, type=click.FloatRange(0),
               help="Image-gradient L1 weight of the body stage: sharper edges without VGG weights (0 = off).")
+@click.option("--alpha", "lambda_alpha", default=FitConfig.lambda_alpha, show_default=True, type=click.FloatRange(0),
+              help="L1 weight of the body's alpha against the person masks: an opaque person over the plate (0 = off).")
 @click.option("--gan-warmup", default=0.25, show_default=True, type=click.FloatRange(0, 1),
               help="Share of each body stage trained on reconstruction only, before the GAN (0 = the paper).")
 @click.option("--augment/--no-augment", default=FitConfig.augment, show_default=True,
@@ -76,7 +78,7 @@ def _latest_run_name(source: Path) -> str:
 @click.option("--gpus", default=1, show_default=True, type=click.IntRange(1), help="Data-parallel processes (relaunches under torchrun).")
 def fit(source: Path, output: Path | None, preset: str, steps: int | None, minutes: float | None, batch_size: int,
         lr: float, no_temporal: bool, no_composite: bool, no_face: bool, vgg_weights: Path | None, no_vgg: bool, lambda_l1: float,
-        lambda_edge: float, gan_warmup: float, augment: bool, exemplar: bool, held_out: float, seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
+        lambda_edge: float, lambda_alpha: float, gan_warmup: float, augment: bool, exemplar: bool, held_out: float, seed: int, checkpoint_every: int, device: str, gpus: int) -> None:
     """Train the body model and the FaceGAN on SOURCE (a video, or a prepared dataset folder).
 
     A video is prepared first (see `prepare`). The run resumes where it stopped when the same
@@ -94,7 +96,7 @@ def fit(source: Path, output: Path | None, preset: str, steps: int | None, minut
     config = FitConfig(
         preset=preset, steps=steps, minutes=minutes, batch_size=batch_size, lr=lr, temporal=not no_temporal,
         composite=not no_composite, face=not no_face, use_vgg=not no_vgg, vgg_weights=str(vgg_weights) if vgg_weights else None,
-        lambda_l1=lambda_l1, lambda_edge=lambda_edge, gan_warmup=gan_warmup, augment=augment, exemplar=exemplar, held_out=held_out,
+        lambda_l1=lambda_l1, lambda_edge=lambda_edge, lambda_alpha=lambda_alpha, gan_warmup=gan_warmup, augment=augment, exemplar=exemplar, held_out=held_out,
         seed=seed, checkpoint_every=checkpoint_every,
     )
     run_dir = output or DEFAULT_RUNS / _latest_run_name(source)

@@ -73,13 +73,16 @@ def split_frames(num_frames: int, fps: float, held_out_fraction: float = HELD_OU
 @dataclass
 class PairBatch:
     """Frames t-1 and t: labels (N, C, H, W) in [0, 1] (C = 3, or 7 with the warped exemplar),
-    images (N, 3, H, W) in [-1, 1]; face boxes (N, 3) of frame t."""
+    images (N, 3, H, W) in [-1, 1]; face boxes (N, 3) of frame t; the person masks (N, 1, H, W) in
+    [0, 1] (what a compositing generator's alpha should be)."""
 
     label_prev: Tensor
     label: Tensor
     image_prev: Tensor
     image: Tensor
     face_box: Tensor
+    mask_prev: Tensor
+    mask: Tensor
 
     def to(self, device: torch.device) -> PairBatch:
         return PairBatch(*(getattr(self, f).to(device, non_blocking=True) for f in self.__dataclass_fields__))
@@ -96,7 +99,8 @@ def resize_pair_batch(batch: PairBatch, size: tuple[int, int]) -> PairBatch:
     boxes = batch.face_box.clone()
     has_box = boxes[:, 2] > 0
     boxes[has_box] = (boxes[has_box].float() * scale).round().long()
-    return PairBatch(nearest(batch.label_prev), nearest(batch.label), area(batch.image_prev), area(batch.image), boxes)
+    return PairBatch(nearest(batch.label_prev), nearest(batch.label), area(batch.image_prev), area(batch.image), boxes,
+                     area(batch.mask_prev), area(batch.mask))  # fmt: skip
 
 
 class PairSampler:
@@ -142,10 +146,11 @@ class PairSampler:
             labels = np.stack([self._with_exemplar(pair, labels[i], rng) for i, pair in enumerate(pairs)])
         frames = np.asarray(data.frames[pairs.ravel()]).reshape(*pairs.shape, *data.frames.shape[1:])
         boxes = np.asarray(data.face_boxes[pairs.ravel()], np.int64).reshape(*pairs.shape, 3)
+        masks = np.asarray(data.masks[pairs.ravel()]).reshape(*pairs.shape, *data.masks.shape[1:])
         if rng is not None and self.augment is not None:
-            for i, pair in enumerate(pairs):
-                labels[i], frames[i], boxes[i] = augment_pair(
-                    labels[i], frames[i], np.asarray(data.masks[pair]), boxes[i], data.plate, rng, self.augment
+            for i in range(len(pairs)):
+                labels[i], frames[i], masks[i], boxes[i] = augment_pair(
+                    labels[i], frames[i], masks[i], boxes[i], data.plate, rng, self.augment
                 )
         return PairBatch(
             label_prev=labels_to_tensor(labels[:, 0]),
@@ -153,6 +158,8 @@ class PairSampler:
             image_prev=images_to_tensor(frames[:, 0]),
             image=images_to_tensor(frames[:, 1]),
             face_box=torch.from_numpy(np.ascontiguousarray(boxes[:, 1])),
+            mask_prev=labels_to_tensor(masks[:, 0, ..., None]),  # 0-255 -> [0, 1], as a label's channels
+            mask=labels_to_tensor(masks[:, 1, ..., None]),
         )
 
     def _with_exemplar(self, pair: np.ndarray, labels: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:

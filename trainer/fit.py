@@ -61,6 +61,7 @@ class FitConfig:
     vgg_weights: str | None = None
     lambda_l1: float = 10.0
     lambda_edge: float = 10.0  # image-gradient L1 of the body stage (trainer/losses.py: gradient_l1); 0 = off
+    lambda_alpha: float = 10.0  # L1 of the body's alpha against the person masks (compositing runs; trainer/stages.py); 0 = off
     augment: bool = True  # move, turn and resize the person in half the body pairs (trainer/augment.py; compositing runs only)
     exemplar: bool = True  # condition on a training frame warped onto the pose too (shared/label/exemplar.py); off: the paper's G
     exemplar_alpha: bool = True  # alpha too may follow the warped exemplar's mask (shared/model/networks.py, ExemplarBlend)
@@ -171,7 +172,7 @@ class Trainer:
         self.exemplars = self._exemplar_bank() if self.config.generator.exemplar else None
         self.sampler = PairSampler(dataset, self.split.train, fit.seed, self.rank, augment, self.exemplars)
         self.store = self.folder.store()
-        self.weights = LossWeights(vgg=10.0 if fit.use_vgg else 0.0, l1=fit.lambda_l1, edge=fit.lambda_edge)
+        self.weights = LossWeights(vgg=10.0 if fit.use_vgg else 0.0, l1=fit.lambda_l1, edge=fit.lambda_edge, alpha=fit.lambda_alpha)
         self.vgg = VGGLoss(load_vgg19(fit.vgg_weights)).to(device) if fit.use_vgg else None
         self.log = TrainingLog(run_dir, enabled=self.rank == 0)
         self.stage: Stage | None = None  # the stage that ran last (for inspection)

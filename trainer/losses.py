@@ -105,6 +105,7 @@ class GeneratorLosses:
     temporal_gan: Tensor | None = None
     l1: Tensor | None = None  # pixel reconstruction, beyond the paper: it carries CPU runs without VGG weights
     edge: Tensor | None = None  # image-gradient L1 (`gradient_l1`), beyond the paper: sharper edges without VGG
+    alpha: Tensor | None = None  # a compositing generator's alpha against the person masks (L1), beyond the paper
 
     def total(self) -> Tensor:
         terms = [getattr(self, f.name) for f in fields(self)]

@@ -28,21 +28,22 @@ def test_the_person_and_its_label_move_together_over_the_plate() -> None:
     labels, frames, masks, boxes, plate = _scene()
     config = AugmentConfig(probability=1.0, mask_blur=1)
     rng = np.random.default_rng(3)
-    new_labels, new_frames, new_boxes = augment_pair(labels, frames, masks, boxes, plate, rng, config)
+    new_labels, new_frames, new_masks, new_boxes = augment_pair(labels, frames, masks, boxes, plate, rng, config)
     assert not np.array_equal(new_labels, labels)
-    for label, frame in zip(new_labels, new_frames):
+    for label, frame, mask in zip(new_labels, new_frames, new_masks):
         person = cv2.erode((label[..., 1] == 255).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # inside its edge
         assert person.sum() > 60
         assert np.abs(frame[person].astype(int) - (200, 30, 30)).max() <= 2  # the person is where its label is
         away = cv2.dilate((label[..., 1] > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0  # past its edge
         assert np.array_equal(frame[away], plate[away])  # the rest is exactly the plate
+        assert (mask[person] >= 250).all() and (mask[away] == 0).all()  # and the mask moved with the person
     assert new_boxes.shape == boxes.shape and (new_boxes[:, 2] == 12).all()
 
 
 def test_pairs_are_left_alone_at_probability_zero_and_moves_are_bounded() -> None:
     labels, frames, masks, boxes, plate = _scene()
     same = augment_pair(labels, frames, masks, boxes, plate, np.random.default_rng(0), AugmentConfig(probability=0.0))
-    assert all(a is b for a, b in zip(same, (labels, frames, boxes)))
+    assert all(a is b for a, b in zip(same, (labels, frames, masks, boxes)))
     config = AugmentConfig()
     for seed in range(50):
         matrix = random_similarity(np.random.default_rng(seed), (SIZE, SIZE), config)
@@ -62,7 +63,7 @@ def test_the_person_turns_about_its_own_centre() -> None:
     labels, frames, masks = np.roll(labels, 16, axis=2), np.roll(frames, 16, axis=2), np.roll(masks, 16, axis=2)
     config = AugmentConfig(probability=1.0, max_scale=0.0, max_shift=0.0, mask_blur=1)
     for seed in range(5):
-        new_labels, _, _ = augment_pair(labels, frames, masks, boxes, plate, np.random.default_rng(seed), config)
+        new_labels, _, _, _ = augment_pair(labels, frames, masks, boxes, plate, np.random.default_rng(seed), config)
         assert not np.array_equal(new_labels, labels)  # turned
         ys, xs = np.nonzero(new_labels[1][..., 1] == 255)
         assert abs(xs.mean() - 45.5) < 1.0 and abs(ys.mean() - 29.5) < 1.0  # the square's centre stays
