@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from shared.errors import DanceError
 from shared.label.exemplar.bank import build_bank
+from trainer.augment import AugmentConfig
 from trainer.data import (
     EXEMPLAR_NEAR_SHARE,
     HELD_OUT_GAP_SECONDS,
@@ -58,3 +60,26 @@ def test_the_split_leaves_a_gap_before_the_held_out_frames() -> None:
 def test_a_run_saved_before_the_gap_reads_back_as_trained() -> None:
     assert Split.of_run({"held_out": [90, 100]}) == Split(train=range(1, 90), held_out=range(90, 100))
     assert Split.of_run({"train": [1, 75], "held_out": [90, 100]}).gap == range(75, 90)
+
+
+def test_pairs_carry_their_person_masks(synthetic_dataset: Path) -> None:
+    """As the dataset holds them (0-255 -> [0, 1]) when left alone; moved with the person when augmented."""
+    dataset = Dataset.open(synthetic_dataset)
+    split = split_frames(len(dataset), dataset.manifest.fps)
+    end = int(split.train.start + 2)
+    batch = PairSampler(dataset, split.train, seed=0).fetch(np.asarray([end]))
+    for mask, frame in ((batch.mask_prev, end - 1), (batch.mask, end)):
+        assert mask.shape == (1, 1, *dataset.masks.shape[1:])
+        assert np.allclose(mask[0, 0].numpy() * 255, dataset.masks[frame], atol=1e-3)
+    augmented = PairSampler(dataset, split.train, seed=0, augment=AugmentConfig(probability=1.0, max_rotation=0.0,
+                                                                               max_scale=0.0, mask_blur=1))  # fmt: skip
+    moved = augmented.fetch(np.asarray([end]), np.random.default_rng(1))
+
+    def centre(weights: torch.Tensor) -> np.ndarray:
+        ys, xs = np.nonzero(weights.numpy() > 0.5)
+        return np.array([xs.mean(), ys.mean()])
+
+    label_shift = centre(moved.label[0].amax(0)) - centre(batch.label[0].amax(0))
+    mask_shift = centre(moved.mask[0, 0]) - centre(batch.mask[0, 0])
+    assert np.abs(label_shift).max() > 2, "the pair was moved"
+    assert np.abs(mask_shift - label_shift).max() < 1.5, f"the mask moved by {mask_shift}, the label by {label_shift}"
