@@ -24,7 +24,7 @@ def _stage(composite: bool, weights: LossWeights) -> BodyStage:
 
 
 def _batch() -> PairBatch:
-    """A person (a bright square in label and image alike) on a black plate; its mask is the square."""
+    """A person (a white square in label and image alike) on black, over a grey plate; its mask is the square."""
     label = torch.zeros(1, 3, SIZE, SIZE)
     label[:, :, 16:48, 24:40] = 1.0
     image = label * 2 - 1
