@@ -206,10 +206,10 @@ class BodyStage(Stage):
         for optimizer in (self.optimizer_g, self.optimizer_d):
             set_lr(optimizer, lr)
         drawn = torch.cat(self.draw_pair(batch))
-        fake_prev, fake = composite(drawn, self.plate).chunk(2)
+        fakes = composite(drawn, self.plate)
+        fake_prev, fake = fakes.chunk(2)
         labels = torch.cat([batch.label_prev, batch.label])
         reals = torch.cat([batch.image_prev, batch.image])
-        fakes = torch.cat([fake_prev, fake])
         temporal_real = torch.cat([batch.label_prev, batch.label, batch.image_prev, batch.image], 1)
         temporal_fake = torch.cat([batch.label_prev, batch.label, fake_prev, fake], 1)
         log: dict[str, float] = {}
